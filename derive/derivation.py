@@ -1,0 +1,279 @@
+"""Stage 3: the symbolic working, built once per network topology.
+
+SymPy derives every local derivative: dL/da at the outputs, da/dz from each
+activation's definition, dz/da_prev, dz/dw and dz/db from each neuron's z. A
+parameter's gradient is the sum, over every chain-rule path from the loss down to it,
+of the product of the local derivatives along the path. Each local derivative is
+derived (and compiled to a numeric function) once and shared by every path that
+uses it, so the cost grows with the number of edges, not with the number of paths.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import sympy
+from sympy import Symbol
+
+from .errors import DeriveError
+from .network import Network, Parameter, Unit
+from .spec import Activation
+
+Z = Symbol("z")  # the generic argument of an activation
+A = Symbol("a")  # the generic output of an activation, for the convenient forms
+L = Symbol("L", real=True)  # the loss
+MAX_PATHS_PER_PARAMETER = 256  # beyond this no one writes the paths out by hand
+
+
+@dataclass(frozen=True)
+class ActivationRule:
+    """An activation's definition and its SymPy-derived derivative, compiled."""
+
+    name: str
+    definition: sympy.Expr  # f(z), as SymPy differentiates it
+    derivative: sympy.Expr  # sympy.diff(definition, z)
+    shown: sympy.Expr  # f(z) as a teacher writes it (max(0, z) for ReLU)
+    convenient: sympy.Expr  # f'(z) in the form worked by hand, in a (and z)
+    f: Callable[[float], float]
+    df: Callable[[float], float]
+    slope: float | None = None
+
+
+def _definitions(activation: Activation) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
+    """(definition, shown form, convenient derivative) of an elementwise activation.
+
+    The convenient form is the hand-written one (sigma' = a(1 - a)); the tests check
+    each against sympy.diff of the definition. Numbers always come from sympy.diff.
+    """
+    z, a = Z, A
+    name = activation.name
+    if name == "linear":
+        return z, z, sympy.Integer(1)
+    if name == "sigmoid":
+        return 1 / (1 + sympy.exp(-z)), 1 / (1 + sympy.exp(-z)), a * (1 - a)
+    if name == "tanh":
+        return sympy.tanh(z), sympy.tanh(z), 1 - a**2
+    if name == "relu":
+        # The convention dReLU/dz = 0 at z = 0 is written into the definition so that
+        # SymPy's derivative carries it (Max would give Heaviside(0) = 1/2).
+        return (sympy.Piecewise((0, z <= 0), (z, True)), sympy.Max(0, z),
+                sympy.Piecewise((0, z <= 0), (1, True)))
+    if name == "leaky_relu":
+        slope = sympy.Float(activation.slope)
+        return (sympy.Piecewise((slope * z, z <= 0), (z, True)), sympy.Max(slope * z, z),
+                sympy.Piecewise((slope, z <= 0), (1, True)))
+    if name == "softplus":
+        return sympy.log(1 + sympy.exp(z)), sympy.log(1 + sympy.exp(z)), 1 / (1 + sympy.exp(-z))
+    raise DeriveError(f"activation {name!r} is not supported in this version of derive")
+
+
+@lru_cache(maxsize=None)
+def activation_rule(activation: Activation) -> ActivationRule:
+    definition, shown, convenient = _definitions(activation)
+    derivative = sympy.diff(definition, Z)
+    return ActivationRule(activation.name, definition, derivative, shown, convenient,
+                          compile_numeric((Z,), definition), compile_numeric((Z,), derivative),
+                          activation.slope)
+
+
+def compile_numeric(args: tuple[Symbol, ...], expr: sympy.Expr) -> Callable[..., float]:
+    """A float function of `args` computed with mpmath, so that exp(1000) cannot overflow."""
+    fn = sympy.lambdify(args, expr, modules="mpmath")
+    return lambda *values: float(fn(*values))
+
+
+LOSS_TEXT = {
+    "squared_error": "squared error",
+    "half_squared_error": "half squared error",
+    "mean_squared_error": "mean squared error",
+    "binary_cross_entropy": "binary cross-entropy",
+    "cross_entropy": "cross-entropy",
+}
+
+
+def loss_expression(loss: str, pairs: list[tuple[Symbol, Symbol]]) -> sympy.Expr:
+    """L in the output symbols: pairs of (prediction a_k, target y_k)."""
+    if loss == "squared_error":
+        return sympy.Add(*[(y - a) ** 2 for a, y in pairs])
+    if loss == "half_squared_error":
+        return sympy.Rational(1, 2) * sympy.Add(*[(y - a) ** 2 for a, y in pairs])
+    if loss == "mean_squared_error":
+        return sympy.Rational(1, len(pairs)) * sympy.Add(*[(y - a) ** 2 for a, y in pairs])
+    if loss == "binary_cross_entropy":
+        return -sympy.Add(*[y * sympy.log(a) + (1 - y) * sympy.log(1 - a) for a, y in pairs])
+    if loss == "cross_entropy":
+        return -sympy.Add(*[y * sympy.log(a) for a, y in pairs])
+    raise DeriveError(f"loss {loss!r} is not supported")
+
+
+@dataclass(frozen=True)
+class Local:
+    """One local derivative d(num)/d(den) on some chain-rule path."""
+
+    kind: str  # "loss" dL/da, "activation" da/dz, "edge" dz/da_prev, "parameter" dz/dw or dz/db
+    num: Symbol  # what is differentiated (L, a, z)
+    den: Symbol  # with respect to what (a, z, w, b)
+    formula: sympy.Expr  # the derivative as worked by hand, in network symbols
+    args: tuple[Symbol, ...]  # the symbols its value is computed from
+    compute: Callable[..., float]  # numeric value from those symbols' values (SymPy-derived)
+    activation: str | None = None  # for activation factors: the activation's name
+
+
+@dataclass(frozen=True)
+class Path:
+    """One chain-rule path from L down to a parameter: the factors, loss end first."""
+
+    factors: tuple[Local, ...]
+
+
+@dataclass(frozen=True)
+class Gradient:
+    parameter: Parameter
+    symbol: Symbol
+    paths: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class Forward:
+    neuron: Unit
+    z: Symbol
+    a: Symbol
+    terms: tuple[tuple[Symbol, Symbol], ...]  # (weight, source output) pairs, spec order
+    bias: Symbol
+    rule: ActivationRule
+
+
+@dataclass(frozen=True)
+class Derivation:
+    network: Network
+    symbols: dict[str, Symbol]  # LaTeX notation -> the Symbol printed as it
+    forward: tuple[tuple[Forward, ...], ...]  # by layer
+    loss: sympy.Expr  # L in output and target symbols
+    outputs: tuple[tuple[str, Symbol, Symbol], ...]  # (neuron, a_k, y_k) per target
+    loss_fn: Callable[..., float]
+    loss_args: tuple[Symbol, ...]
+    locals: tuple[Local, ...]  # every distinct local derivative, in order of first use
+    gradients: tuple[Gradient, ...]  # spec order
+
+
+def derive(network: Network) -> Derivation:
+    """Build the symbolic working for `network` (its values are not looked at)."""
+    return Builder(network).build()
+
+
+class Builder:
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.symbols: dict[str, Symbol] = {}
+        self.locals: dict[tuple[Symbol, Symbol], Local] = {}
+        self.z_exprs: dict[str, sympy.Expr] = {}
+        self.path_cache: dict[str, tuple[tuple[Local, ...], ...]] = {}
+
+    def sym(self, text: str) -> Symbol:
+        # Symbols are named by their LaTeX; the renderer prints names verbatim.
+        if text not in self.symbols:
+            self.symbols[text] = Symbol(text, real=True)
+        return self.symbols[text]
+
+    def a_of(self, name: str) -> Symbol:
+        return self.sym(self.network.units[name].a_symbol)
+
+    def z_of(self, name: str) -> Symbol:
+        return self.sym(self.network.units[name].z_symbol)  # type: ignore[arg-type]
+
+    def build(self) -> Derivation:
+        network = self.network
+        forward = tuple(tuple(self.forward_of(n) for n in layer) for layer in network.layers)
+        targets = dict(network.target_symbols)
+        outputs = tuple((name, self.a_of(name), self.sym(targets[name])) for name, _ in network.targets)
+        loss = loss_expression(network.loss, [(a, y) for _, a, y in outputs])
+        self.loss = loss
+        loss_args = tuple(s for _, a, y in outputs for s in (a, y))
+        self.loss_args = loss_args
+        self.count_paths()
+        gradients = tuple(self.gradient_of(p) for p in network.parameters)
+        return Derivation(network, dict(self.symbols), forward, loss, outputs,
+                          compile_numeric(loss_args, loss), loss_args,
+                          tuple(self.locals.values()), gradients)
+
+    def forward_of(self, neuron: Unit) -> Forward:
+        terms = tuple((self.sym(w.symbol), self.a_of(w.source)) for w in neuron.weights)  # type: ignore[arg-type]
+        bias = self.sym(neuron.bias.symbol)  # type: ignore[union-attr]
+        self.z_exprs[neuron.name] = sympy.Add(*[w * a for w, a in terms], bias)
+        return Forward(neuron, self.z_of(neuron.name), self.a_of(neuron.name), terms, bias,
+                       activation_rule(neuron.activation))  # type: ignore[arg-type]
+
+    # --- local derivatives, each derived once ------------------------------------------
+
+    def local(self, kind: str, num: Symbol, den: Symbol, make: Callable[[], Local]) -> Local:
+        key = (num, den)
+        if key not in self.locals:
+            self.locals[key] = make()
+        return self.locals[key]
+
+    def loss_local(self, name: str) -> Local:
+        a = self.a_of(name)
+
+        def make() -> Local:
+            derivative = sympy.diff(self.loss, a)
+            return Local("loss", L, a, derivative, self.loss_args,
+                         compile_numeric(self.loss_args, derivative))
+        return self.local("loss", L, a, make)
+
+    def activation_local(self, name: str) -> Local:
+        unit = self.network.units[name]
+        a, z = self.a_of(name), self.z_of(name)
+        rule = activation_rule(unit.activation)  # type: ignore[arg-type]
+
+        def make() -> Local:
+            formula = rule.convenient.xreplace({A: a, Z: z})
+            return Local("activation", a, z, formula, (z,), rule.df, rule.name)
+        return self.local("activation", a, z, make)
+
+    def linear_local(self, kind: str, neuron: str, den: Symbol) -> Local:
+        """dz/d(den) for a neuron's z: a weight (edge) or the source's output (parameter)."""
+        z = self.z_of(neuron)
+
+        def make() -> Local:
+            derivative = sympy.diff(self.z_exprs[neuron], den)
+            if derivative.is_Number:
+                value = float(derivative)
+                return Local(kind, z, den, derivative, (), lambda: value)
+            return Local(kind, z, den, derivative, (derivative,), lambda v: v)
+        return self.local(kind, z, den, make)
+
+    # --- chain-rule paths ----------------------------------------------------------------
+
+    def count_paths(self) -> None:
+        """Refuse networks whose path sums nobody would write out, before building them."""
+        counts: dict[str, int] = {}
+        targeted = {name for name, _ in self.network.targets}
+        for neuron in reversed(self.network.neurons):
+            counts[neuron.name] = (neuron.name in targeted) + sum(
+                counts[c] for c in self.network.consumers[neuron.name])
+        worst = max(counts.values())
+        if worst > MAX_PATHS_PER_PARAMETER:
+            raise DeriveError(
+                f"a parameter of this network has {worst} chain-rule paths (the limit is "
+                f"{MAX_PATHS_PER_PARAMETER}); the path-by-path working would be too long to read")
+
+    def paths_from(self, name: str) -> tuple[tuple[Local, ...], ...]:
+        """Every chain from L down to z of neuron `name`, as factors from the loss end."""
+        if name in self.path_cache:
+            return self.path_cache[name]
+        act = self.activation_local(name)
+        found: list[tuple[Local, ...]] = []
+        if name in dict(self.network.targets):
+            found.append((self.loss_local(name), act))
+        for consumer in self.network.consumers[name]:
+            edge = self.linear_local("edge", consumer, self.a_of(name))
+            found.extend(chain + (edge, act) for chain in self.paths_from(consumer))
+        self.path_cache[name] = tuple(found)
+        return self.path_cache[name]
+
+    def gradient_of(self, parameter: Parameter) -> Gradient:
+        symbol = self.sym(parameter.symbol)
+        last = self.linear_local("parameter", parameter.neuron, symbol)
+        paths = tuple(Path(chain + (last,)) for chain in self.paths_from(parameter.neuron))
+        return Gradient(parameter, symbol, paths)

@@ -1,0 +1,47 @@
+"""Writing files so that no reader ever sees half of one.
+
+Each file is written to a hidden temporary file in the same folder and renamed over
+its final name: a rename within a folder is atomic, so the final name holds either
+the old content or the complete new one, even if the process is killed.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import OutputError
+
+TEMP_PREFIX = ".derive-tmp-"
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {target}: folder {folder} does not exist")
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a folder")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+    except OSError as err:
+        raise OutputError(f"cannot write in {folder}: {err.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException as err:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise OutputError(f"cannot write {target}: {err.strerror}") from None
+        raise
+
+
+def clean_stale_temporaries(folder: str | Path) -> None:
+    """Remove temporary files a killed earlier run left behind."""
+    for stray in Path(folder).glob(TEMP_PREFIX + "*"):
+        stray.unlink(missing_ok=True)

@@ -1,0 +1,253 @@
+"""Stage 6: print a Solution as Markdown, LaTeX or JSON.
+
+One Jinja environment per text format, with StrictUndefined so a template that names
+a missing field fails loudly. All math goes through one LatexPrinter subclass (house
+notation: symbols print as their notation, numbers through one formatter) and all
+numbers through `format_number`, so the key, the worksheet and the JSON agree.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import sympy
+from sympy.printing.latex import LatexPrinter
+
+from .errors import RenderError
+from .solution import Applied, LinearSum, Partial, Solution, Substituted
+
+FORMATS = ("md", "tex", "json")
+ROUNDING_RULE = "half away from zero"
+ACTIVATION_TEX = {  # how each activation is named in formulas
+    "linear": r"\operatorname{id}",
+    "sigmoid": r"\sigma",
+    "tanh": r"\tanh",
+    "relu": r"\operatorname{ReLU}",
+    "leaky_relu": r"\operatorname{LeakyReLU}",
+    "softplus": r"\operatorname{softplus}",
+    "softmax": r"\operatorname{softmax}",
+}
+ACTIVATION_TEXT = {"linear": "linear", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU",
+                   "leaky_relu": "leaky ReLU", "softplus": "softplus", "softmax": "softmax"}
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Shown:
+    """A number as displayed: `mantissa` x 10^`exponent` (exponent None: plain decimal)."""
+
+    mantissa: str
+    exponent: int | None = None
+
+    @property
+    def text(self) -> str:
+        return self.mantissa if self.exponent is None else f"{self.mantissa}e{self.exponent}"
+
+    @property
+    def tex(self) -> str:
+        return self.mantissa if self.exponent is None else rf"{self.mantissa} \times 10^{{{self.exponent}}}"
+
+    @property
+    def negative(self) -> bool:
+        return self.mantissa.startswith("-")
+
+
+def format_number(value: float, digits: int) -> Shown:
+    """Round half away from zero to `digits` decimal places, trailing zeros dropped.
+
+    The decimal starts from the shortest repr of the float (what the user typed, e.g.
+    2.675), not its binary expansion, so it rounds the way a hand calculation does.
+    A value that is not zero but would show as 0 is given in scientific form with
+    `digits` significant digits instead, since "0.0000" would be misleading.
+    """
+    if value == 0:
+        return Shown("0")
+    exact = Decimal(repr(float(value)))
+    rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    if rounded != 0:
+        return Shown(strip_zeros(f"{rounded:f}"))
+    exponent = exact.adjusted()
+    mantissa = exact.scaleb(-exponent).quantize(Decimal(1).scaleb(-(digits - 1)), rounding=ROUND_HALF_UP)
+    if abs(mantissa) >= 10:  # 9.9996 rounded up to 10.000
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return Shown(strip_zeros(f"{mantissa:f}"), exponent)
+
+
+def strip_zeros(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# --- math ----------------------------------------------------------------------------------
+
+class HousePrinter(LatexPrinter):
+    """LaTeX in the house notation.
+
+    Symbols are named by their notation and print verbatim. With `values`, each symbol
+    found there prints as its number instead (negative ones in parentheses), which is
+    how a formula becomes its 'numbers substituted' line without SymPy evaluating it.
+    """
+
+    def __init__(self, digits: int, values: dict[sympy.Symbol, float] | None = None) -> None:
+        super().__init__({"mul_symbol": "dot" if values else None})
+        self.digits = digits
+        self.values = values or {}
+
+    def number(self, value: float) -> str:
+        shown = format_number(value, self.digits)
+        return rf"\left({shown.tex}\right)" if shown.negative or shown.exponent is not None else shown.tex
+
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
+        if expr in self.values:
+            return self.number(self.values[expr])
+        return expr.name
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return format_number(float(expr), self.digits).tex
+
+
+@lru_cache(maxsize=4096)
+def _latex(expr: sympy.Basic, digits: int) -> str:
+    return HousePrinter(digits).doprint(expr)
+
+
+def tex(obj: object, digits: int = 4) -> str:
+    """Any math object of the document model, as LaTeX math (no delimiters)."""
+    if isinstance(obj, Partial):
+        return rf"\frac{{\partial {tex(obj.num, digits)}}}{{\partial {tex(obj.den, digits)}}}"
+    if isinstance(obj, Applied):
+        prime = "'" if obj.prime else ""
+        return rf"{ACTIVATION_TEX[obj.activation]}{prime}\left({tex(obj.arg, digits)}\right)"
+    if isinstance(obj, LinearSum):
+        return linear_tex(obj, HousePrinter(digits))
+    if isinstance(obj, Substituted):
+        printer = HousePrinter(digits, obj.values)
+        if isinstance(obj.expr, LinearSum):
+            return linear_tex(obj.expr, printer)
+        return printer.doprint(obj.expr)
+    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        return format_number(obj, digits).tex
+    if isinstance(obj, sympy.Basic):
+        return _latex(obj, digits)
+    raise TypeError(f"no LaTeX form for {type(obj).__name__}")
+
+
+def linear_tex(expr: LinearSum, printer: HousePrinter) -> str:
+    joiner = r" \cdot " if printer.values else " "
+    terms = [printer.doprint(w) + joiner + printer.doprint(a) for w, a in expr.terms]
+    return " + ".join(terms + [printer.doprint(expr.bias)])
+
+
+def factor_tex(expr: object, digits: int) -> str:
+    """A factor inside a product: bracketed when it is a sum (or a negative number)."""
+    if isinstance(expr, (int, float)):
+        return HousePrinter(digits).number(expr) if expr < 0 else tex(expr, digits)
+    text = tex(expr, digits)
+    if isinstance(expr, sympy.Add) or (isinstance(expr, sympy.Basic) and expr.could_extract_minus_sign()):
+        return rf"\left({text}\right)"
+    return text
+
+
+def product_tex(factors: tuple[object, ...], digits: int) -> str:
+    return r" \cdot ".join(factor_tex(f, digits) for f in factors)
+
+
+# --- text ----------------------------------------------------------------------------------
+
+TEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "%": r"\%", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+}
+MD_SPECIALS = set("\\`*_{}[]()<>#+-.!|$~&")
+
+
+def tex_text(text: str) -> str:
+    """User text (a title) as literal LaTeX text: nothing in it can run as a command."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return "".join(TEX_SPECIALS.get(ch, ch) for ch in printable)
+
+
+def md_text(text: str) -> str:
+    """User text as literal Markdown: every character Markdown could act on is escaped."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return "".join("\\" + ch if ch in MD_SPECIALS else ch for ch in printable)
+
+
+# --- documents -----------------------------------------------------------------------------
+
+def template_folder() -> Path:
+    """templates/ beside the package in a checkout, or inside it once installed."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "templates", here.parent / "templates"):
+        if folder.is_dir():
+            return folder
+    raise RenderError("cannot find the templates folder (the installation is incomplete)")
+
+
+@lru_cache(maxsize=None)
+def environment(fmt: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_folder()),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # escaping is explicit: the `text` filter, per format
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["text"] = md_text if fmt == "md" else tex_text
+    env.filters["activation"] = ACTIVATION_TEXT.__getitem__
+    return env
+
+
+def render(solution: Solution, fmt: str, digits: int = 4, document: str = "solution") -> str:
+    """The whole document as text; JSON is built directly, not templated."""
+    if fmt == "json":
+        return render_json(solution, digits)
+    env = environment(fmt)
+    env.filters["tex"] = lambda obj: tex(obj, digits)
+    env.filters["num"] = lambda value: tex(value, digits)
+    env.filters["product"] = lambda factors: product_tex(tuple(factors), digits)
+    env.filters["factor"] = lambda obj: factor_tex(obj, digits)
+    template = env.get_template(f"{document}.{fmt}.j2")
+    return template.render(solution=solution, given=solution.given, digits=digits,
+                           rounding_rule=ROUNDING_RULE)
+
+
+def render_json(solution: Solution, digits: int) -> str:
+    steps = []
+    for step in solution.steps:
+        forward = {line.neuron: {"z": line.z_value, "a": line.a_value}
+                   for layer in step.forward for line in layer.lines}
+        gradients = {block.key: block for layer in step.backward for block in layer.gradients}
+        parameters = []
+        for update in step.updates:
+            block = gradients[update.key]
+            entry: dict[str, Any] = {"kind": update.kind}
+            if update.kind == "weight":
+                source, target = update.key.split("->")
+                entry.update({"from": source, "to": target})
+            else:
+                entry["neuron"] = update.key.removeprefix("b:")
+            entry.update({
+                "symbol": update.symbol.name,
+                "value": update.old,
+                "gradient": update.gradient,
+                "updated": update.new,
+                "paths": [path.value for path in block.paths],
+                "displayed": {"gradient": format_number(update.gradient, digits).text,
+                              "updated": format_number(update.new, digits).text},
+            })
+            parameters.append(entry)
+        steps.append({"forward": forward, "loss": step.loss.value,
+                      "outputs": dict(step.outputs), "parameters": parameters})
+    document = {"title": solution.title, "format": "derive-answer-key/1",
+                "rounding": {"digits": digits, "rule": ROUNDING_RULE,
+                             "scope": "display only; every value is computed in full precision"},
+                "learning_rate": solution.given.eta, "steps": steps}
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"

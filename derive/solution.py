@@ -1,0 +1,278 @@
+"""Stage 5: the document model, the worked answer as ordered data.
+
+Steps hold SymPy objects, a few small math nodes (Partial, LinearSum, Substituted) and
+floats; never LaTeX or Markdown text. The renderer decides how each prints, so the
+key, the worksheet and the JSON all come from one model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+from sympy import Symbol
+
+from .derivation import LOSS_TEXT, L, Z, Derivation, Forward, Gradient, Local
+from .evaluate import Values
+from .network import Network, Unit
+
+
+
+# --- math nodes the printer knows ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Partial:
+    """The Leibniz factor d(num)/d(den), printed with partial signs."""
+
+    num: Symbol
+    den: Symbol
+
+
+@dataclass(frozen=True)
+class LinearSum:
+    """w1*a1 + w2*a2 + ... + b in the given order (SymPy's Add would sort the terms)."""
+
+    terms: tuple[tuple[Symbol, Symbol], ...]
+    bias: Symbol
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An activation applied by name, f(z) or, with `prime`, f'(z): sigma(z), ReLU'(z)."""
+
+    activation: str
+    arg: object  # a Symbol, or a number in a 'numbers' line
+    prime: bool = False
+
+
+@dataclass(frozen=True)
+class Substituted:
+    """`expr` with numbers printed in place of its symbols: the 'numbers' line."""
+
+    expr: object  # a SymPy expression or a LinearSum
+    values: dict[Symbol, float]
+
+
+# --- the steps -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GivenValue:
+    symbol: Symbol
+    name: str  # the spec's name for it (x1, h1 -> g2, ...)
+    value: float
+
+
+@dataclass(frozen=True)
+class ForwardLine:
+    neuron: str
+    z: Symbol
+    z_formula: LinearSum
+    z_numbers: Substituted
+    z_value: float
+    a: Symbol
+    activation: str
+    applied: Applied  # f(z) by name
+    f_of_z: sympy.Expr  # f(z) written out, in this neuron's z
+    a_numbers: Substituted
+    a_value: float
+
+
+@dataclass(frozen=True)
+class ForwardLayer:
+    number: int
+    is_output: bool
+    activation: str
+    lines: tuple[ForwardLine, ...]
+
+
+@dataclass(frozen=True)
+class LossBlock:
+    name: str  # e.g. "half squared error"
+    formula: sympy.Expr
+    numbers: Substituted
+    value: float
+
+
+@dataclass(frozen=True)
+class LocalLine:
+    """One local derivative, worked: formula, numbers, value (and why, for ReLU)."""
+
+    partial: Partial
+    formula: sympy.Expr
+    numbers: Substituted
+    value: float
+    z_value: float | None  # for activation derivatives: the z it was taken at
+    piecewise: bool  # ReLU-like: the value depends on the sign of z
+    applied: Applied | None  # f'(z) by name, for activation derivatives
+
+
+@dataclass(frozen=True)
+class PathLine:
+    chain: tuple[Partial, ...]
+    formulas: tuple[object, ...]  # SymPy expressions, or Applied for ReLU'(z)
+    numbers: tuple[float, ...]
+    value: float
+    dead: tuple[tuple[Symbol, float], ...]  # (z, value) of ReLU-like units that zero this path
+
+
+@dataclass(frozen=True)
+class GradientBlock:
+    key: str
+    kind: str  # "weight" or "bias"
+    symbol: Symbol
+    paths: tuple[PathLine, ...]
+    value: float
+
+
+@dataclass(frozen=True)
+class BackwardLayer:
+    number: int
+    is_output: bool
+    locals: tuple[LocalLine, ...]
+    gradients: tuple[GradientBlock, ...]
+
+
+@dataclass(frozen=True)
+class UpdateLine:
+    key: str
+    kind: str
+    name: str  # "x1 -> h1" or "bias of h1"
+    symbol: Symbol
+    old: float
+    gradient: float
+    new: float
+
+
+@dataclass(frozen=True)
+class Step:
+    forward: tuple[ForwardLayer, ...]
+    loss: LossBlock
+    backward: tuple[BackwardLayer, ...]  # output layer first
+    eta: float
+    updates: tuple[UpdateLine, ...]  # spec order
+    outputs: tuple[tuple[str, float], ...]  # (neuron, a) per targeted output
+    values: Values
+
+
+@dataclass(frozen=True)
+class Given:
+    inputs: tuple[GivenValue, ...]
+    weights: tuple[GivenValue, ...]
+    biases: tuple[GivenValue, ...]
+    targets: tuple[GivenValue, ...]
+    predictions: tuple[tuple[Symbol, Symbol], ...]  # (y-hat symbol, a symbol) per target
+    loss_name: str
+    loss_formula: sympy.Expr
+    eta: float
+    layers: tuple[tuple[str, int, str], ...]  # (activation, width, role) per layer
+
+
+@dataclass(frozen=True)
+class Solution:
+    title: str
+    given: Given
+    steps: tuple[Step, ...]
+
+
+# --- building ------------------------------------------------------------------------------
+
+def build_solution(derivation: Derivation, values: Values, network: Network | None = None) -> Solution:
+    network = network or derivation.network
+    return Solution(network.title, given_of(derivation, network),
+                    (step_of(derivation, values, network),))
+
+
+def given_of(derivation: Derivation, network: Network) -> Given:
+    sym = derivation.symbols
+    inputs = tuple(GivenValue(sym[u.a_symbol], u.name, u.value) for u in network.inputs)  # type: ignore[arg-type]
+    weights = tuple(GivenValue(sym[p.symbol], f"{p.source} → {p.neuron}", p.value)
+                    for p in network.parameters if p.kind == "weight")
+    biases = tuple(GivenValue(sym[p.symbol], p.neuron, p.value)
+                   for p in network.parameters if p.kind == "bias")
+    y_of = dict(network.target_symbols)
+    targets = tuple(GivenValue(sym[y_of[name]], name, value) for name, value in network.targets)
+    predictions = tuple((Symbol(r"\hat{y}" if len(network.targets) == 1 else rf"\hat{{y}}_{{{i}}}"), a)
+                        for i, (_, a, _) in enumerate(derivation.outputs, 1))
+    layers = tuple((layer[0].activation.name, len(layer),  # type: ignore[union-attr]
+                    "output" if i == len(network.layers) else "hidden")
+                   for i, layer in enumerate(network.layers, 1))
+    return Given(inputs, weights, biases, targets, predictions, LOSS_TEXT[network.loss],
+                 sympy.Eq(L, derivation.loss), network.learning_rate, layers)
+
+
+def step_of(derivation: Derivation, values: Values, network: Network) -> Step:
+    v = values.symbols
+    forward = tuple(
+        ForwardLayer(i, i == len(derivation.forward), layer[0].rule.name,
+                     tuple(forward_line(f, v) for f in layer))
+        for i, layer in enumerate(derivation.forward, 1))
+    loss = LossBlock(LOSS_TEXT[network.loss], derivation.loss,
+                     Substituted(derivation.loss, {s: v[s] for s in derivation.loss_args}), values.loss)
+    backward = tuple(backward_layer(derivation, values, number)
+                     for number in range(len(network.layers), 0, -1))
+    updates = tuple(
+        UpdateLine(g.parameter.key, g.parameter.kind, update_name(g.parameter.kind, g.parameter.source,
+                                                                  g.parameter.neuron),
+                   g.symbol, v[g.symbol], values.gradients[g.parameter.key], values.updated[g.parameter.key])
+        for g in derivation.gradients)
+    outputs = tuple((name, v[a]) for name, a, _ in derivation.outputs)
+    return Step(forward, loss, backward, network.learning_rate, updates, outputs, values)
+
+
+def update_name(kind: str, source: str | None, neuron: str) -> str:
+    return f"{source} → {neuron}" if kind == "weight" else f"bias of {neuron}"
+
+
+def forward_line(f: Forward, v: dict[Symbol, float]) -> ForwardLine:
+    z_formula = LinearSum(f.terms, f.bias)
+    used = {s: v[s] for pair in f.terms for s in pair} | {f.bias: v[f.bias]}
+    f_of_z = f.rule.shown.xreplace({Z: f.z})
+    return ForwardLine(f.neuron.name, f.z, z_formula, Substituted(z_formula, used), v[f.z], f.a,
+                       f.rule.name, Applied(f.rule.name, f.z), f_of_z, Substituted(f_of_z, {f.z: v[f.z]}), v[f.a])
+
+
+def backward_layer(derivation: Derivation, values: Values, number: int) -> BackwardLayer:
+    """One layer of the backward pass: the local derivatives it introduces, then its gradients.
+
+    A layer introduces dL/da for its targeted outputs and da/dz for each neuron; every
+    other factor on its paths is a weight or an activation already on the page, or was
+    worked in a later layer's block above.
+    """
+    by_key = {(f.num, f.den): f for f in derivation.locals}
+    units = [u for u in derivation.network.layers[number - 1]]
+    wanted = [(L, derivation.symbols[u.a_symbol]) for u in units] + \
+        [(derivation.symbols[u.a_symbol], derivation.symbols[u.z_symbol]) for u in units]  # type: ignore[index]
+    lines = tuple(local_line(by_key[key], values) for key in wanted if key in by_key)
+    gradients = tuple(gradient_block(g, values) for g in derivation.gradients
+                      if derivation.network.units[g.parameter.neuron].layer == number)
+    return BackwardLayer(number, number == len(derivation.network.layers), lines, gradients)
+
+
+def local_line(factor: Local, values: Values) -> LocalLine:
+    v = values.symbols
+    used = {s: v[s] for s in factor.formula.free_symbols}
+    z_value = v[factor.den] if factor.kind == "activation" else None
+    return LocalLine(Partial(factor.num, factor.den), factor.formula, Substituted(factor.formula, used),
+                     values.locals[(factor.num, factor.den)], z_value,
+                     isinstance(factor.formula, sympy.Piecewise),
+                     Applied(factor.activation, factor.den, prime=True) if factor.activation else None)
+
+
+def gradient_block(gradient: Gradient, values: Values) -> GradientBlock:
+    key = gradient.parameter.key
+    paths = []
+    for path, path_value in zip(gradient.paths, values.paths[key]):
+        numbers = tuple(values.locals[(f.num, f.den)] for f in path.factors)
+        dead = tuple((f.den, values.symbols[f.den]) for f, n in zip(path.factors, numbers)
+                     if f.kind == "activation" and n == 0 and isinstance(f.formula, sympy.Piecewise))
+        paths.append(PathLine(tuple(Partial(f.num, f.den) for f in path.factors),
+                              tuple(path_formula(f) for f in path.factors), numbers, path_value, dead))
+    return GradientBlock(key, gradient.parameter.kind, gradient.symbol, tuple(paths),
+                         values.gradients[key])
+
+
+
+def path_formula(factor: Local) -> object:
+    """A factor's formula inside a chain: a case split reads better as ReLU'(z)."""
+    if isinstance(factor.formula, sympy.Piecewise) and factor.activation:
+        return Applied(factor.activation, factor.den, prime=True)
+    return factor.formula

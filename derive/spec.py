@@ -1,0 +1,387 @@
+"""Stage 1: read a YAML spec safely and validate all of it in one pass.
+
+The YAML is composed into PyYAML's node tree (never constructed into Python objects
+by a loader that could run code) so that every problem can name its file, line and
+key path. Every problem found is collected; the caller gets one SpecError listing all.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Problem, SpecError
+
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")
+LOSSES = (
+    "squared_error",
+    "half_squared_error",
+    "mean_squared_error",
+    "binary_cross_entropy",
+    "cross_entropy",
+)
+DEFAULT_LEAKY_SLOPE = 0.01
+MAX_SPEC_BYTES = 1_000_000  # a hand-sized network is a few kB; refuse to parse megabytes
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+MAX_NAME_LENGTH = 40
+
+TOP_REQUIRED = ("inputs", "layers", "targets", "loss", "learning_rate")
+TOP_OPTIONAL = ("title",)
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    slope: float | None = None  # leaky_relu only
+
+
+@dataclass(frozen=True)
+class NeuronSpec:
+    name: str
+    bias: float
+    weights: tuple[tuple[str, float], ...]  # (source name, value), in spec order
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    activation: Activation
+    neurons: tuple[NeuronSpec, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: str  # file name as the user gave it, for messages
+    title: str
+    inputs: tuple[tuple[str, float], ...]
+    layers: tuple[LayerSpec, ...]
+    targets: tuple[tuple[str, float], ...]
+    loss: str
+    learning_rate: float
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate the spec at `path`; raise SpecError listing every problem."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        raise SpecError([Problem(name, None, "", f"cannot read file: {err.strerror or err}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([Problem(name, None, "", f"file is {len(raw)} bytes; the limit is {MAX_SPEC_BYTES}")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError([Problem(name, None, "", f"not UTF-8 text (byte {err.start})")]) from None
+    return parse_spec(text, name)
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Spec:
+    """Validate spec text; `source` names it in messages."""
+    root = compose(text, source)
+    reader = Reader(source)
+    spec = reader.spec(root)
+    if reader.problems or spec is None:
+        raise SpecError(reader.problems)
+    return spec
+
+
+def compose(text: str, source: str) -> Node:
+    """YAML text to a node tree, turning every YAML failure into a located SpecError."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        what = " ".join(part for part in (err.context, err.problem) if part)
+        raise SpecError([Problem(source, line, "", f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as err:
+        raise SpecError([Problem(source, None, "", f"YAML error: {err}")]) from None
+    except RecursionError:
+        raise SpecError([Problem(source, None, "", "YAML nesting is too deep")]) from None
+    if root is None:
+        raise SpecError([Problem(source, None, "", "the file is empty; expected a mapping with keys "
+                                 + ", ".join(TOP_REQUIRED))])
+    return root
+
+
+def kind_of(node: Node) -> str:
+    """How a node reads to a user, for 'expected X, found Y' messages."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    value = scalar_value(node)
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {node.value}"
+    if isinstance(value, (int, float)):
+        return f"the number {node.value}"
+    shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    return f"the text {shown!r}"
+
+
+def scalar_value(node: ScalarNode) -> object:
+    """The plain value of a scalar node, by YAML's own safe resolution rules.
+
+    SafeConstructor builds only str/int/float/bool/None/timestamps from a scalar: no code.
+    """
+    return SafeConstructor().construct_object(node)
+
+
+class Reader:
+    """Walks the node tree, building the Spec and collecting every problem."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def problem(self, node: Node | None, path: str, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else None
+        self.problems.append(Problem(self.source, line, path, message))
+
+    # --- generic shapes -------------------------------------------------------------
+
+    def mapping(self, node: Node, path: str) -> dict[str, tuple[Node, Node]] | None:
+        """A mapping's entries by key, rejecting non-text and duplicate keys."""
+        if not isinstance(node, MappingNode):
+            self.problem(node, path, f"expected a mapping, found {kind_of(node)}")
+            return None
+        entries: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode) or not isinstance(scalar_value(key_node), str):
+                self.problem(key_node, path, f"keys must be names, found {kind_of(key_node)}")
+                continue
+            key = key_node.value
+            if key in entries:
+                first = entries[key][0].start_mark.line + 1
+                self.problem(key_node, join(path, key), f"duplicate key (first given on line {first})")
+                continue
+            entries[key] = (key_node, value_node)
+        return entries
+
+    def keys(self, node: Node, path: str, entries: dict[str, tuple[Node, Node]],
+             required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+        for key in required:
+            if key not in entries:
+                self.problem(node, join(path, key), "missing required key")
+        allowed = required + optional
+        for key, (key_node, _) in entries.items():
+            if key not in allowed:
+                self.problem(key_node, join(path, key),
+                             f"unknown key (expected one of: {', '.join(allowed)})")
+
+    def number(self, node: Node, path: str) -> float | None:
+        value = scalar_value(node) if isinstance(node, ScalarNode) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.problem(node, path, f"expected a number, found {kind_of(node)}")
+            return None
+        try:
+            number = float(value)
+        except OverflowError:  # a huge YAML integer
+            number = math.inf
+        if not math.isfinite(number):
+            self.problem(node, path, f"expected a finite number, found {node.value}")
+            return None
+        return number
+
+    def text(self, node: Node, path: str) -> str | None:
+        value = scalar_value(node) if isinstance(node, ScalarNode) else None
+        if not isinstance(value, str):
+            self.problem(node, path, f"expected text, found {kind_of(node)}")
+            return None
+        return value
+
+    def name(self, key_node: Node, path: str) -> bool:
+        key = key_node.value
+        if not NAME.match(key) or len(key) > MAX_NAME_LENGTH:
+            self.problem(key_node, path, "names must start with a letter and use only letters, "
+                         f"digits and _ (at most {MAX_NAME_LENGTH} characters), found {key!r}")
+            return False
+        return True
+
+    def choice(self, node: Node, path: str, options: tuple[str, ...], what: str) -> str | None:
+        value = self.text(node, path)
+        if value is not None and value not in options:
+            self.problem(node, path, f"unknown {what} {value!r} (valid: {', '.join(options)})")
+            return None
+        return value
+
+    # --- the spec itself ------------------------------------------------------------
+
+    def spec(self, root: Node) -> Spec | None:
+        entries = self.mapping(root, "")
+        if entries is None:
+            return None
+        self.keys(root, "", entries, TOP_REQUIRED, TOP_OPTIONAL)
+        title = "Backpropagation"
+        if "title" in entries:
+            title = self.text(entries["title"][1], "title") or title
+        inputs = self.inputs(entries["inputs"][1]) if "inputs" in entries else ()
+        layers = self.layers(entries["layers"][1], [n for n, _ in inputs]) if "layers" in entries else ()
+        loss = self.choice(entries["loss"][1], "loss", LOSSES, "loss") if "loss" in entries else None
+        targets = self.targets(entries["targets"][1], layers, loss) if "targets" in entries else ()
+        eta = None
+        if "learning_rate" in entries:
+            node = entries["learning_rate"][1]
+            eta = self.number(node, "learning_rate")
+            if eta is not None and eta <= 0:
+                self.problem(node, "learning_rate", f"must be greater than 0, found {node.value}")
+        if self.problems or loss is None or eta is None:
+            return None
+        return Spec(self.source, title, inputs, layers, targets, loss, eta)
+
+    def inputs(self, node: Node) -> tuple[tuple[str, float], ...]:
+        entries = self.mapping(node, "inputs")
+        if entries is None:
+            return ()
+        if not entries:
+            self.problem(node, "inputs", "expected at least one input")
+        found = []
+        for key, (key_node, value_node) in entries.items():
+            value = self.number(value_node, join("inputs", key))
+            if self.name(key_node, join("inputs", key)) and value is not None:
+                found.append((key, value))
+        return tuple(found)
+
+    def layers(self, node: Node, input_names: list[str]) -> tuple[LayerSpec, ...]:
+        if not isinstance(node, SequenceNode):
+            self.problem(node, "layers", f"expected a list of layers, found {kind_of(node)}")
+            return ()
+        if not node.value:
+            self.problem(node, "layers", "expected at least one layer")
+        # name -> layer number (0 for inputs), to check that weights point backwards
+        layer_of = {name: 0 for name in input_names}
+        layers = []
+        for index, layer_node in enumerate(node.value):
+            layer = self.layer(layer_node, f"layers[{index}]", index + 1, layer_of)
+            if layer is not None:
+                layers.append(layer)
+        return tuple(layers)
+
+    def layer(self, node: Node, path: str, number: int, layer_of: dict[str, int]) -> LayerSpec | None:
+        entries = self.mapping(node, path)
+        if entries is None:
+            return None
+        self.keys(node, path, entries, ("activation", "neurons"), ())
+        activation = self.activation(entries["activation"][1], join(path, "activation")) \
+            if "activation" in entries else None
+        if "neurons" not in entries:
+            return None
+        neurons_node = entries["neurons"][1]
+        neuron_entries = self.mapping(neurons_node, join(path, "neurons"))
+        if neuron_entries is None:
+            return None
+        if not neuron_entries:
+            self.problem(neurons_node, join(path, "neurons"), "a layer needs at least one neuron")
+        earlier = dict(layer_of)  # weights may only name inputs and earlier layers
+        neurons = []
+        for key, (key_node, value_node) in neuron_entries.items():
+            neuron_path = join(join(path, "neurons"), key)
+            if key in layer_of:
+                where = "an input" if layer_of[key] == 0 else f"a neuron of layers[{layer_of[key] - 1}]"
+                self.problem(key_node, neuron_path, f"duplicate name: {key!r} is already {where}")
+                continue
+            if self.name(key_node, neuron_path):
+                layer_of[key] = number
+            neuron = self.neuron(value_node, neuron_path, key, earlier, layer_of)
+            if neuron is not None:
+                neurons.append(neuron)
+        if activation is None or len(neurons) != len(neuron_entries):
+            return None
+        return LayerSpec(activation, tuple(neurons))
+
+    def activation(self, node: Node, path: str) -> Activation | None:
+        if isinstance(node, MappingNode):
+            entries = self.mapping(node, path)
+            if entries is None:
+                return None
+            self.keys(node, path, entries, ("name",), ("slope",))
+            if "name" not in entries:
+                return None
+            name = self.choice(entries["name"][1], join(path, "name"), ACTIVATIONS, "activation")
+            slope = None
+            if "slope" in entries:
+                slope_node = entries["slope"][1]
+                slope = self.number(slope_node, join(path, "slope"))
+                if name is not None and name != "leaky_relu":
+                    self.problem(slope_node, join(path, "slope"), "only leaky_relu takes a slope")
+                    return None
+            if name is None:
+                return None
+            if name == "leaky_relu":
+                return Activation(name, DEFAULT_LEAKY_SLOPE if slope is None else slope)
+            return Activation(name)
+        name = self.choice(node, path, ACTIVATIONS, "activation")
+        if name is None:
+            return None
+        return Activation(name, DEFAULT_LEAKY_SLOPE if name == "leaky_relu" else None)
+
+    def neuron(self, node: Node, path: str, name: str, earlier: dict[str, int],
+               layer_of: dict[str, int]) -> NeuronSpec | None:
+        entries = self.mapping(node, path)
+        if entries is None:
+            return None
+        self.keys(node, path, entries, ("bias", "weights"), ())
+        bias = self.number(entries["bias"][1], join(path, "bias")) if "bias" in entries else None
+        if "weights" not in entries:
+            return None
+        weights_node = entries["weights"][1]
+        weight_entries = self.mapping(weights_node, join(path, "weights"))
+        if weight_entries is None:
+            return None
+        if not weight_entries:
+            self.problem(weights_node, join(path, "weights"), "a neuron needs at least one weight")
+        weights = []
+        for source, (key_node, value_node) in weight_entries.items():
+            value = self.number(value_node, join(join(path, "weights"), source))
+            if source not in earlier:
+                if source in layer_of:
+                    reason = ("a neuron of the same layer" if layer_of[source] == layer_of.get(name)
+                              else "a neuron of a later layer")
+                    self.problem(key_node, join(path, "weights"),
+                                 f"{source!r} is {reason}; weights may only come from inputs and "
+                                 "earlier layers")
+                else:
+                    known = ", ".join(earlier)
+                    self.problem(key_node, join(path, "weights"),
+                                 f"unknown neuron {source!r} (known: {known})")
+                continue
+            if value is not None:
+                weights.append((source, value))
+        if bias is None or len(weights) != len(weight_entries):
+            return None
+        return NeuronSpec(name, bias, tuple(weights))
+
+    def targets(self, node: Node, layers: tuple[LayerSpec, ...], loss: str | None
+                ) -> tuple[tuple[str, float], ...]:
+        entries = self.mapping(node, "targets")
+        if entries is None:
+            return ()
+        if not entries:
+            self.problem(node, "targets", "expected at least one target")
+        outputs = [n.name for n in layers[-1].neurons] if layers else []
+        found = []
+        for key, (key_node, value_node) in entries.items():
+            value = self.number(value_node, join("targets", key))
+            if layers and key not in outputs:
+                self.problem(key_node, join("targets", key),
+                             f"{key!r} is not an output neuron (outputs: {', '.join(outputs)})")
+                continue
+            if value is not None and loss in ("binary_cross_entropy", "cross_entropy") \
+                    and not 0 <= value <= 1:
+                self.problem(value_node, join("targets", key),
+                             f"{loss} needs targets between 0 and 1, found {value_node.value}")
+                continue
+            if value is not None:
+                found.append((key, value))
+        return tuple(found)
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
