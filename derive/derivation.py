@@ -9,25 +9,26 @@ uses it, so the cost grows with the number of edges, not with the number of path
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import sympy
 from sympy import Symbol
 
 from .errors import DeriveError
 from .network import Network, Parameter, Unit
+from .numeric import compile_numeric
 from .spec import Activation
 
 Z = Symbol("z")  # the generic argument of an activation
 A = Symbol("a")  # the generic output of an activation, for the convenient forms
-L = Symbol("L", real=True)  # the loss
+L = Symbol("L")  # the loss
 MAX_PATHS_PER_PARAMETER = 256  # beyond this no one writes the paths out by hand
 
 
-@dataclass(frozen=True)
-class ActivationRule:
+class ActivationRule(NamedTuple):
     """An activation's definition and its SymPy-derived derivative, compiled."""
 
     name: str
@@ -77,12 +78,6 @@ def activation_rule(activation: Activation) -> ActivationRule:
                           activation.slope)
 
 
-def compile_numeric(args: tuple[Symbol, ...], expr: sympy.Expr) -> Callable[..., float]:
-    """A float function of `args` computed with mpmath, so that exp(1000) cannot overflow."""
-    fn = sympy.lambdify(args, expr, modules="mpmath")
-    return lambda *values: float(fn(*values))
-
-
 LOSS_TEXT = {
     "squared_error": "squared error",
     "half_squared_error": "half squared error",
@@ -92,23 +87,55 @@ LOSS_TEXT = {
 }
 
 
-def loss_expression(loss: str, pairs: list[tuple[Symbol, Symbol]]) -> sympy.Expr:
-    """L in the output symbols: pairs of (prediction a_k, target y_k)."""
+Y = Symbol("y")  # the generic target of one output
+W, X, B = Symbol("w"), Symbol("x"), Symbol("b")  # one generic term w*x of a z, and a bias
+
+
+def loss_definition(loss: str, outputs: int) -> tuple[sympy.Expr, sympy.Expr]:
+    """(scale, term): L = scale * sum over outputs of term(a_k, y_k)."""
     if loss == "squared_error":
-        return sympy.Add(*[(y - a) ** 2 for a, y in pairs])
+        return sympy.Integer(1), (A - Y) ** 2
     if loss == "half_squared_error":
-        return sympy.Rational(1, 2) * sympy.Add(*[(y - a) ** 2 for a, y in pairs])
+        return sympy.Rational(1, 2), (A - Y) ** 2
     if loss == "mean_squared_error":
-        return sympy.Rational(1, len(pairs)) * sympy.Add(*[(y - a) ** 2 for a, y in pairs])
+        return sympy.Rational(1, outputs), (A - Y) ** 2
     if loss == "binary_cross_entropy":
-        return -sympy.Add(*[y * sympy.log(a) + (1 - y) * sympy.log(1 - a) for a, y in pairs])
+        return sympy.Integer(-1), Y * sympy.log(A) + (1 - Y) * sympy.log(1 - A)
     if loss == "cross_entropy":
-        return -sympy.Add(*[y * sympy.log(a) for a, y in pairs])
+        return sympy.Integer(-1), Y * sympy.log(A)
     raise DeriveError(f"loss {loss!r} is not supported")
 
 
-@dataclass(frozen=True)
-class Local:
+class LossRule(NamedTuple):
+    """A loss as scale * sum of per-output terms, and dL/da_k derived once for all k."""
+
+    scale: sympy.Expr
+    term: sympy.Expr  # in A, Y
+    derivative: sympy.Expr  # d(scale * term)/dA, in A, Y
+    term_fn: Callable[[float, float], float]
+    derivative_fn: Callable[[float, float], float]
+
+
+@lru_cache(maxsize=None)
+def loss_rule(loss: str, outputs: int) -> LossRule:
+    scale, term = loss_definition(loss, outputs)
+    derivative = sympy.diff(scale * term, A)
+    return LossRule(scale, term, derivative, compile_numeric((A, Y), term),
+                    compile_numeric((A, Y), derivative))
+
+
+@lru_cache(maxsize=None)
+def linear_rules() -> dict[str, sympy.Expr]:
+    """dz/dw, dz/da_prev and dz/db, derived once from a generic term w*x + b.
+
+    z is linear, so each of these is the same rule for every edge of every neuron;
+    deriving them once is what keeps the cost per edge at a dictionary look-up.
+    """
+    term = W * X + B
+    return {"weight": sympy.diff(term, W), "source": sympy.diff(term, X), "bias": sympy.diff(term, B)}
+
+
+class Local(NamedTuple):
     """One local derivative d(num)/d(den) on some chain-rule path."""
 
     kind: str  # "loss" dL/da, "activation" da/dz, "edge" dz/da_prev, "parameter" dz/dw or dz/db
@@ -120,22 +147,19 @@ class Local:
     activation: str | None = None  # for activation factors: the activation's name
 
 
-@dataclass(frozen=True)
-class Path:
+class Path(NamedTuple):
     """One chain-rule path from L down to a parameter: the factors, loss end first."""
 
     factors: tuple[Local, ...]
 
 
-@dataclass(frozen=True)
-class Gradient:
+class Gradient(NamedTuple):
     parameter: Parameter
     symbol: Symbol
     paths: tuple[Path, ...]
 
 
-@dataclass(frozen=True)
-class Forward:
+class Forward(NamedTuple):
     neuron: Unit
     z: Symbol
     a: Symbol
@@ -167,13 +191,12 @@ class Builder:
         self.network = network
         self.symbols: dict[str, Symbol] = {}
         self.locals: dict[tuple[Symbol, Symbol], Local] = {}
-        self.z_exprs: dict[str, sympy.Expr] = {}
         self.path_cache: dict[str, tuple[tuple[Local, ...], ...]] = {}
 
     def sym(self, text: str) -> Symbol:
         # Symbols are named by their LaTeX; the renderer prints names verbatim.
         if text not in self.symbols:
-            self.symbols[text] = Symbol(text, real=True)
+            self.symbols[text] = Symbol(text)
         return self.symbols[text]
 
     def a_of(self, name: str) -> Symbol:
@@ -187,39 +210,36 @@ class Builder:
         forward = tuple(tuple(self.forward_of(n) for n in layer) for layer in network.layers)
         targets = dict(network.target_symbols)
         outputs = tuple((name, self.a_of(name), self.sym(targets[name])) for name, _ in network.targets)
-        loss = loss_expression(network.loss, [(a, y) for _, a, y in outputs])
-        self.loss = loss
+        rule = loss_rule(network.loss, len(outputs))
+        self.loss_rule = rule
+        loss = rule.scale * sympy.Add(*[rule.term.xreplace({A: a, Y: y}) for _, a, y in outputs])
         loss_args = tuple(s for _, a, y in outputs for s in (a, y))
-        self.loss_args = loss_args
         self.count_paths()
         gradients = tuple(self.gradient_of(p) for p in network.parameters)
-        return Derivation(network, dict(self.symbols), forward, loss, outputs,
-                          compile_numeric(loss_args, loss), loss_args,
-                          tuple(self.locals.values()), gradients)
+        return Derivation(network, dict(self.symbols), forward, loss, outputs, loss_value(rule),
+                          loss_args, tuple(self.locals.values()), gradients)
 
     def forward_of(self, neuron: Unit) -> Forward:
         terms = tuple((self.sym(w.symbol), self.a_of(w.source)) for w in neuron.weights)  # type: ignore[arg-type]
         bias = self.sym(neuron.bias.symbol)  # type: ignore[union-attr]
-        self.z_exprs[neuron.name] = sympy.Add(*[w * a for w, a in terms], bias)
         return Forward(neuron, self.z_of(neuron.name), self.a_of(neuron.name), terms, bias,
                        activation_rule(neuron.activation))  # type: ignore[arg-type]
 
     # --- local derivatives, each derived once ------------------------------------------
 
-    def local(self, kind: str, num: Symbol, den: Symbol, make: Callable[[], Local]) -> Local:
+    def local(self, num: Symbol, den: Symbol, make: Callable[[], Local]) -> Local:
         key = (num, den)
         if key not in self.locals:
             self.locals[key] = make()
         return self.locals[key]
 
-    def loss_local(self, name: str) -> Local:
+    def loss_local(self, name: str, y: Symbol) -> Local:
         a = self.a_of(name)
 
         def make() -> Local:
-            derivative = sympy.diff(self.loss, a)
-            return Local("loss", L, a, derivative, self.loss_args,
-                         compile_numeric(self.loss_args, derivative))
-        return self.local("loss", L, a, make)
+            formula = self.loss_rule.derivative.xreplace({A: a, Y: y})
+            return Local("loss", L, a, formula, (a, y), self.loss_rule.derivative_fn)
+        return self.local(L, a, make)
 
     def activation_local(self, name: str) -> Local:
         unit = self.network.units[name]
@@ -229,19 +249,20 @@ class Builder:
         def make() -> Local:
             formula = rule.convenient.xreplace({A: a, Z: z})
             return Local("activation", a, z, formula, (z,), rule.df, rule.name)
-        return self.local("activation", a, z, make)
+        return self.local(a, z, make)
 
-    def linear_local(self, kind: str, neuron: str, den: Symbol) -> Local:
-        """dz/d(den) for a neuron's z: a weight (edge) or the source's output (parameter)."""
+    def linear_local(self, kind: str, neuron: str, den: Symbol, role: str,
+                     term: dict[Symbol, Symbol]) -> Local:
+        """dz/d(den) of a neuron's z, by the generic rule for `role` applied to one term."""
         z = self.z_of(neuron)
 
         def make() -> Local:
-            derivative = sympy.diff(self.z_exprs[neuron], den)
+            derivative = linear_rules()[role].xreplace(term)
             if derivative.is_Number:
                 value = float(derivative)
                 return Local(kind, z, den, derivative, (), lambda: value)
             return Local(kind, z, den, derivative, (derivative,), lambda v: v)
-        return self.local(kind, z, den, make)
+        return self.local(z, den, make)
 
     # --- chain-rule paths ----------------------------------------------------------------
 
@@ -264,16 +285,32 @@ class Builder:
             return self.path_cache[name]
         act = self.activation_local(name)
         found: list[tuple[Local, ...]] = []
-        if name in dict(self.network.targets):
-            found.append((self.loss_local(name), act))
+        targets = dict(self.network.target_symbols)
+        if name in targets:
+            found.append((self.loss_local(name, self.sym(targets[name])), act))
         for consumer in self.network.consumers[name]:
-            edge = self.linear_local("edge", consumer, self.a_of(name))
+            a = self.a_of(name)
+            weight = self.sym(self.network.weight(name, consumer).symbol)
+            edge = self.linear_local("edge", consumer, a, "source", {W: weight, X: a})
             found.extend(chain + (edge, act) for chain in self.paths_from(consumer))
         self.path_cache[name] = tuple(found)
         return self.path_cache[name]
 
     def gradient_of(self, parameter: Parameter) -> Gradient:
         symbol = self.sym(parameter.symbol)
-        last = self.linear_local("parameter", parameter.neuron, symbol)
+        if parameter.kind == "weight":
+            term = {W: symbol, X: self.a_of(parameter.source)}  # type: ignore[arg-type]
+            last = self.linear_local("parameter", parameter.neuron, symbol, "weight", term)
+        else:
+            last = self.linear_local("parameter", parameter.neuron, symbol, "bias", {B: symbol})
         paths = tuple(Path(chain + (last,)) for chain in self.paths_from(parameter.neuron))
         return Gradient(parameter, symbol, paths)
+
+
+def loss_value(rule: LossRule) -> Callable[..., float]:
+    """L from (a_1, y_1, a_2, y_2, ...): the compiled term summed, then scaled."""
+    scale = float(rule.scale)
+
+    def value(*pairs: float) -> float:
+        return scale * math.fsum(rule.term_fn(a, y) for a, y in zip(pairs[::2], pairs[1::2]))
+    return value

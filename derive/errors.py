@@ -5,7 +5,7 @@ and is allowed to show a traceback.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class DeriveError(Exception):
@@ -14,8 +14,7 @@ class DeriveError(Exception):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with a spec, with where it is."""
 
     file: str

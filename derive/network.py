@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import NamedTuple
 
 from .spec import Activation, Spec
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     kind: str  # "weight" or "bias"
     neuron: str  # the neuron whose pre-activation z it enters
     source: str | None  # for a weight: the unit the edge comes from
@@ -26,8 +26,7 @@ class Parameter:
         return f"{self.source}->{self.neuron}" if self.kind == "weight" else f"b:{self.neuron}"
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(NamedTuple):
     """An input (layer 0) or a neuron (layer >= 1)."""
 
     name: str
@@ -73,6 +72,10 @@ class Network:
         """Every weight and bias in spec order: layer by layer, weights then bias."""
         return tuple(p for n in self.neurons for p in (*n.weights, n.bias))
 
+    def weight(self, source: str, neuron: str) -> Parameter:
+        """The weight on the edge source -> neuron."""
+        return next(w for w in self.units[neuron].weights if w.source == source)
+
     def layer_of(self, neuron: str) -> tuple[Unit, ...]:
         return self.layers[self.units[neuron].layer - 1]
 
@@ -80,10 +83,9 @@ class Network:
         """The same network with parameter values replaced (keyed by Parameter.key)."""
         layers = tuple(
             tuple(
-                replace(
-                    n,
-                    weights=tuple(replace(w, value=values.get(w.key, w.value)) for w in n.weights),
-                    bias=replace(n.bias, value=values.get(n.bias.key, n.bias.value)),
+                n._replace(
+                    weights=tuple(w._replace(value=values.get(w.key, w.value)) for w in n.weights),
+                    bias=n.bias._replace(value=values.get(n.bias.key, n.bias.value)),
                 )
                 for n in layer
             )

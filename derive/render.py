@@ -8,11 +8,10 @@ numbers through `format_number`, so the key, the worksheet and the JSON agree.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 import sympy
@@ -38,8 +37,7 @@ ACTIVATION_TEXT = {"linear": "linear", "sigmoid": "sigmoid", "tanh": "tanh", "re
 
 # --- numbers -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Shown:
+class Shown(NamedTuple):
     """A number as displayed: `mantissa` x 10^`exponent` (exponent None: plain decimal)."""
 
     mantissa: str
@@ -190,18 +188,68 @@ def template_folder() -> Path:
     raise RenderError("cannot find the templates folder (the installation is incomplete)")
 
 
+@jinja2.pass_context
+def _tex_filter(context: jinja2.runtime.Context, obj: object) -> str:
+    return tex(obj, context["digits"])
+
+
+@jinja2.pass_context
+def _product_filter(context: jinja2.runtime.Context, factors: tuple[object, ...]) -> str:
+    return product_tex(tuple(factors), context["digits"])
+
+
+@jinja2.pass_context
+def _factor_filter(context: jinja2.runtime.Context, obj: object) -> str:
+    return factor_tex(obj, context["digits"])
+
+
+class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs in the system's temporary folder.
+
+    Compiling the templates is most of the rendering time of a small network, and a
+    command-line tool runs once per call. A cache that cannot be read or written is
+    simply not used; the output never depends on it.
+    """
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return QuietBytecodeCache()
+    except (OSError, RuntimeError):  # no safe temporary folder: compile every time
+        return None
+
+
 @lru_cache(maxsize=None)
 def environment(fmt: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_folder()),
+        bytecode_cache=bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # escaping is explicit: the `text` filter, per format
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["text"] = md_text if fmt == "md" else tex_text
-    env.filters["activation"] = ACTIVATION_TEXT.__getitem__
+    env.filters.update({
+        "text": md_text if fmt == "md" else tex_text,
+        "activation": ACTIVATION_TEXT.__getitem__,
+        "tex": _tex_filter,
+        "num": _tex_filter,
+        "product": _product_filter,
+        "factor": _factor_filter,
+    })
     return env
 
 
@@ -209,12 +257,7 @@ def render(solution: Solution, fmt: str, digits: int = 4, document: str = "solut
     """The whole document as text; JSON is built directly, not templated."""
     if fmt == "json":
         return render_json(solution, digits)
-    env = environment(fmt)
-    env.filters["tex"] = lambda obj: tex(obj, digits)
-    env.filters["num"] = lambda value: tex(value, digits)
-    env.filters["product"] = lambda factors: product_tex(tuple(factors), digits)
-    env.filters["factor"] = lambda obj: factor_tex(obj, digits)
-    template = env.get_template(f"{document}.{fmt}.j2")
+    template = environment(fmt).get_template(f"{document}.{fmt}.j2")
     return template.render(solution=solution, given=solution.given, digits=digits,
                            rounding_rule=ROUNDING_RULE)
 

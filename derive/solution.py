@@ -7,6 +7,7 @@ key, the worksheet and the JSON all come from one model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sympy
 from sympy import Symbol
@@ -16,27 +17,23 @@ from .evaluate import Values
 from .network import Network, Unit
 
 
-
 # --- math nodes the printer knows ----------------------------------------------------------
 
-@dataclass(frozen=True)
-class Partial:
+class Partial(NamedTuple):
     """The Leibniz factor d(num)/d(den), printed with partial signs."""
 
     num: Symbol
     den: Symbol
 
 
-@dataclass(frozen=True)
-class LinearSum:
+class LinearSum(NamedTuple):
     """w1*a1 + w2*a2 + ... + b in the given order (SymPy's Add would sort the terms)."""
 
     terms: tuple[tuple[Symbol, Symbol], ...]
     bias: Symbol
 
 
-@dataclass(frozen=True)
-class Applied:
+class Applied(NamedTuple):
     """An activation applied by name, f(z) or, with `prime`, f'(z): sigma(z), ReLU'(z)."""
 
     activation: str
@@ -44,8 +41,7 @@ class Applied:
     prime: bool = False
 
 
-@dataclass(frozen=True)
-class Substituted:
+class Substituted(NamedTuple):
     """`expr` with numbers printed in place of its symbols: the 'numbers' line."""
 
     expr: object  # a SymPy expression or a LinearSum
@@ -54,15 +50,13 @@ class Substituted:
 
 # --- the steps -----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class GivenValue:
+class GivenValue(NamedTuple):
     symbol: Symbol
     name: str  # the spec's name for it (x1, h1 -> g2, ...)
     value: float
 
 
-@dataclass(frozen=True)
-class ForwardLine:
+class ForwardLine(NamedTuple):
     neuron: str
     z: Symbol
     z_formula: LinearSum
@@ -76,24 +70,21 @@ class ForwardLine:
     a_value: float
 
 
-@dataclass(frozen=True)
-class ForwardLayer:
+class ForwardLayer(NamedTuple):
     number: int
     is_output: bool
     activation: str
     lines: tuple[ForwardLine, ...]
 
 
-@dataclass(frozen=True)
-class LossBlock:
+class LossBlock(NamedTuple):
     name: str  # e.g. "half squared error"
     formula: sympy.Expr
     numbers: Substituted
     value: float
 
 
-@dataclass(frozen=True)
-class LocalLine:
+class LocalLine(NamedTuple):
     """One local derivative, worked: formula, numbers, value (and why, for ReLU)."""
 
     partial: Partial
@@ -105,8 +96,7 @@ class LocalLine:
     applied: Applied | None  # f'(z) by name, for activation derivatives
 
 
-@dataclass(frozen=True)
-class PathLine:
+class PathLine(NamedTuple):
     chain: tuple[Partial, ...]
     formulas: tuple[object, ...]  # SymPy expressions, or Applied for ReLU'(z)
     numbers: tuple[float, ...]
@@ -114,8 +104,7 @@ class PathLine:
     dead: tuple[tuple[Symbol, float], ...]  # (z, value) of ReLU-like units that zero this path
 
 
-@dataclass(frozen=True)
-class GradientBlock:
+class GradientBlock(NamedTuple):
     key: str
     kind: str  # "weight" or "bias"
     symbol: Symbol
@@ -123,16 +112,14 @@ class GradientBlock:
     value: float
 
 
-@dataclass(frozen=True)
-class BackwardLayer:
+class BackwardLayer(NamedTuple):
     number: int
     is_output: bool
     locals: tuple[LocalLine, ...]
     gradients: tuple[GradientBlock, ...]
 
 
-@dataclass(frozen=True)
-class UpdateLine:
+class UpdateLine(NamedTuple):
     key: str
     kind: str
     name: str  # "x1 -> h1" or "bias of h1"
@@ -153,8 +140,7 @@ class Step:
     values: Values
 
 
-@dataclass(frozen=True)
-class Given:
+class Given(NamedTuple):
     inputs: tuple[GivenValue, ...]
     weights: tuple[GivenValue, ...]
     biases: tuple[GivenValue, ...]
@@ -268,7 +254,6 @@ def gradient_block(gradient: Gradient, values: Values) -> GradientBlock:
                               tuple(path_formula(f) for f in path.factors), numbers, path_value, dead))
     return GradientBlock(key, gradient.parameter.kind, gradient.symbol, tuple(paths),
                          values.gradients[key])
-
 
 
 def path_formula(factor: Local) -> object:

@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -34,21 +35,18 @@ TOP_REQUIRED = ("inputs", "layers", "targets", "loss", "learning_rate")
 TOP_OPTIONAL = ("title",)
 
 
-@dataclass(frozen=True)
-class Activation:
+class Activation(NamedTuple):
     name: str
     slope: float | None = None  # leaky_relu only
 
 
-@dataclass(frozen=True)
-class NeuronSpec:
+class NeuronSpec(NamedTuple):
     name: str
     bias: float
     weights: tuple[tuple[str, float], ...]  # (source name, value), in spec order
 
 
-@dataclass(frozen=True)
-class LayerSpec:
+class LayerSpec(NamedTuple):
     activation: Activation
     neurons: tuple[NeuronSpec, ...]
 

@@ -1,0 +1,76 @@
+"""Wall time of `derive solve` against the floor of any SymPy tool.
+
+The floor is `python -c "import sympy, jinja2, click, yaml"`, measured in the same
+run, interleaved with the commands under test so that machine noise hits both alike.
+Reports the median of N runs of each and the ratio to the floor.
+
+    python benchmarks/bench_solve.py            # q2 and a 3-4-4-2 sigmoid network
+    python benchmarks/bench_solve.py --runs 31
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOOR = [sys.executable, "-c", "import sympy, jinja2, click, yaml"]
+
+
+def network_3442() -> str:
+    """A 3-4-4-2 sigmoid network with fixed, unremarkable values."""
+    lines = ["title: 3-4-4-2 sigmoid benchmark", "inputs: {x1: 0.5, x2: -1.0, x3: 2.0}", "layers:"]
+    sources = ["x1", "x2", "x3"]
+    for layer, width in enumerate((4, 4, 2), 1):
+        lines += ["  - activation: sigmoid", "    neurons:"]
+        names = [f"n{layer}{j}" for j in range(1, width + 1)]
+        for j, name in enumerate(names, 1):
+            weights = ", ".join(f"{s}: {((layer * 7 + j * 3 + k * 5) % 19 - 9) / 10}"
+                                for k, s in enumerate(sources))
+            lines.append(f"      {name}: {{bias: 0.{j}, weights: {{{weights}}}}}")
+        sources = names
+    lines += ["targets: {n31: 1, n32: 0}", "loss: half_squared_error", "learning_rate: 0.5"]
+    return "\n".join(lines) + "\n"
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    derive = shutil.which("derive")
+    if derive is None:
+        sys.exit("install derive first (pip install .)")
+    with tempfile.TemporaryDirectory() as folder:
+        big = Path(folder) / "n3442.yaml"
+        big.write_text(network_3442())
+        cases = {
+            "floor": FLOOR,
+            "q2 -f md": [derive, "solve", str(ROOT / "problems" / "q2.yaml"), "-f", "md"],
+            "3-4-4-2 -f md": [derive, "solve", str(big), "-f", "md"],
+        }
+        for command in cases.values():  # warm the OS file cache (and derive's template cache)
+            timed(command)
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(args.runs):
+            for name, command in cases.items():
+                times[name].append(timed(command))
+    floor = statistics.median(times["floor"])
+    print(f"{'case':<16}{'median s':>10}{'min s':>9}{'x floor':>9}")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:<16}{median:>10.3f}{min(values):>9.3f}{median / floor:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
