@@ -1,18 +1,20 @@
 """The `derive` command: click options in, DeriveError out as a message and exit code.
 
-No logic lives here; each command calls one function of derive.api.
+No logic lives here; each command calls one function of derive.api. The heavy
+imports (SymPy) happen inside the commands, so `derive --help` answers at once.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 
 from derive import __version__
 from derive.errors import DeriveError
 
-FORMATS = ("md", "tex", "json")
+FORMATS = ("md", "tex", "json", "pdf")
 
 
 def fail(error: DeriveError) -> None:
@@ -29,34 +31,71 @@ def main() -> None:
     derive solve problems/q2.yaml                 Markdown answer key on stdout
     derive solve problems/q2.yaml -f tex -o q2.tex
     derive solve problems/q2.yaml -f json         machine-readable key
+    derive solve problems/q2.yaml -f pdf -o q2-key.pdf
+    derive worksheet problems/q2.yaml -f pdf -o q2-worksheet.pdf
 
-    The spec format is described in docs/spec.md.
+    The spec format is described in docs/spec.md. Errors in a spec are all reported
+    with file, line and key, and exit with code 2; nothing is written then.
     """
 
 
-@main.command()
-@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True,
-              help="md: Markdown with $…$ math (GitHub, Jupyter); tex: a complete LaTeX "
-                   "document; json: the answer key for autograders.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (replacing it, atomically) instead of standard output.")
-@click.option("--digits", type=click.IntRange(1, 12), default=4, show_default=True,
-              help="Decimal places shown; values are always computed in full precision.")
-def solve(spec: Path, fmt: str, output: Path | None, digits: int) -> None:
-    """Print the complete worked solution of SPEC: forward pass, loss, every
-    chain-rule path, every gradient and update, and a summary table."""
-    from derive.api import solve_text
+def document_options(command: Callable) -> Callable:
+    """The options every document command shares."""
+    options = [
+        click.argument("spec", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="md",
+                      show_default=True,
+                      help="md: Markdown with $…$ math (GitHub, Jupyter); tex: a complete LaTeX "
+                           "document; json: the answer key for autograders; pdf: the LaTeX "
+                           "compiled with TeX Live (needs -o)."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write to this file instead of standard output. The file is replaced "
+                          "atomically; nothing is written if anything fails."),
+        click.option("--digits", type=click.IntRange(1, 12), default=4, show_default=True,
+                     help="Decimal places shown (rounded half away from zero); values are "
+                          "always computed in full precision."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int) -> None:
+    from derive.api import document
     from derive.output import write_atomic
 
     try:
-        text = solve_text(spec, fmt, digits)
-        if output is None:
-            click.echo(text, nl=False)
+        if fmt == "pdf" and output is None:
+            raise DeriveError("-f pdf needs an output file: add -o FILE.pdf")
+        result = document(spec, fmt, digits, kind)
+        if output is not None:
+            write_atomic(output, result)
         else:
-            write_atomic(output, text)
+            click.echo(result, nl=False)
     except DeriveError as error:
         fail(error)
+
+
+@main.command(short_help="The worked answer key: every step, path, gradient and update.")
+@document_options
+def solve(spec: Path, fmt: str, output: Path | None, digits: int) -> None:
+    """Print the complete worked solution of SPEC: the given network, the forward pass
+    (formula, numbers, value for every z and a), the loss, the backward pass (every
+    chain-rule path to every weight and bias, the multi-path sums at hidden layers),
+    every update, and a summary table."""
+    run("solution", spec, fmt, output, digits)
+
+
+@main.command(short_help="The same problem without answers, with numbered tasks.")
+@document_options
+def worksheet(spec: Path, fmt: str, output: Path | None, digits: int) -> None:
+    """Print the worksheet for SPEC: the network picture and given values, then
+    numbered tasks (forward pass, loss, gradients, updates) with room for the answers.
+    The answer key (derive solve) uses the same task numbers."""
+    if fmt == "json":
+        raise click.BadParameter("a worksheet has no JSON form; the JSON is the answer key "
+                                 "(derive solve -f json)", param_hint="'-f'")
+    run("worksheet", spec, fmt, output, digits)
 
 
 if __name__ == "__main__":

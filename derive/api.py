@@ -22,6 +22,16 @@ def solve(spec_path: str | Path) -> Solution:
     return build_solution(derivation, evaluate(derivation))
 
 
-def solve_text(spec_path: str | Path, fmt: str, digits: int = 4) -> str:
-    """The answer key for `spec_path` as Markdown, LaTeX or JSON text."""
-    return render(solve(spec_path), fmt, digits)
+DOCUMENTS = ("solution", "worksheet")
+
+
+def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solution") -> str | bytes:
+    """The answer key (`kind` "solution") or worksheet for `spec_path`.
+
+    Markdown, LaTeX and JSON come back as text, a PDF as bytes.
+    """
+    solution = solve(spec_path)
+    if fmt == "pdf":
+        from .pdf import compile_pdf  # only PDF users pay for the import
+        return compile_pdf(render(solution, "tex", digits, kind))
+    return render(solution, fmt, digits, kind)

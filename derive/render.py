@@ -8,6 +8,7 @@ numbers through `format_number`, so the key, the worksheet and the JSON agree.
 from __future__ import annotations
 
 import json
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +19,13 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 
 from .errors import RenderError
-from .solution import Applied, LinearSum, Partial, Solution, Substituted
+from .solution import Applied, Diagram, LinearSum, Partial, Solution, Substituted
 
 FORMATS = ("md", "tex", "json")
 ROUNDING_RULE = "half away from zero"
+# Estimated glyphs per line of a long product before it breaks (see product_tex); for
+# Markdown the viewer scrolls, so lines break later.
+LINE_WIDTH = {"tex": 60.0, "md": 110.0}
 ACTIVATION_TEX = {  # how each activation is named in formulas
     "linear": r"\operatorname{id}",
     "sigmoid": r"\sigma",
@@ -151,8 +155,83 @@ def factor_tex(expr: object, digits: int) -> str:
     return text
 
 
-def product_tex(factors: tuple[object, ...], digits: int) -> str:
-    return r" \cdot ".join(factor_tex(f, digits) for f in factors)
+def product_tex(factors: tuple[object, ...], digits: int, width: float | None = None) -> str:
+    """Factors joined by a centred dot, broken onto continuation lines past `width`."""
+    return broken_tex([factor_tex(f, digits) for f in factors], r" \cdot ", width)
+
+
+def sum_tex(terms: tuple[object, ...], digits: int, width: float | None = None) -> str:
+    """Terms joined by plus signs (negative ones bracketed), broken like products."""
+    return broken_tex([factor_tex(t, digits) for t in terms], " + ", width)
+
+
+def broken_tex(parts: list[str], joiner: str, width: float | None) -> str:
+    """`parts` joined by `joiner`, with a line break whenever a line would pass `width`.
+
+    Chain-rule products get long (a path through four layers has nine factors). Inside
+    an aligned environment a line break is explicit (no automatic breaking there), so
+    the break points are chosen here: a new line whenever the estimated width of the
+    current one would pass `width`. The estimate is coarse (glyphs, with fractions
+    counted at the width of their wider part), enough to keep lines inside the margin.
+    """
+    if width is None:
+        return joiner.join(parts)
+    lines: list[list[str]] = [[]]
+    used = 0.0
+    for part in parts:
+        size = approx_width(part) + 1.5
+        if lines[-1] and used + size > width:
+            lines.append([])
+            used = 0.0
+        lines[-1].append(part)
+        used += size
+    return (r" \\ &\qquad" + joiner).join(joiner.join(line) for line in lines)
+
+
+def approx_width(tex: str) -> float:
+    """Rough printed width of a LaTeX math string, in glyphs."""
+    width, _ = _width(tex, 0)
+    return width
+
+
+def _group(tex: str, i: int) -> tuple[str, int]:
+    """The brace group starting at tex[i] (or the single character there) and the next index."""
+    if i < len(tex) and tex[i] == "{":
+        depth, j = 0, i
+        while j < len(tex):
+            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            if depth == 0:
+                return tex[i + 1:j], j + 1
+            j += 1
+        return tex[i + 1:], len(tex)
+    return tex[i:i + 1], i + 1
+
+
+def _width(tex: str, i: int) -> tuple[float, int]:
+    total = 0.0
+    while i < len(tex):
+        ch = tex[i]
+        if tex.startswith("\\frac", i):
+            top, i = _group(tex, i + 5)
+            bottom, i = _group(tex, i)
+            total += max(approx_width(top), approx_width(bottom))
+        elif ch == "\\":
+            j = i + 1
+            while j < len(tex) and tex[j].isalpha():
+                j += 1
+            name = tex[i + 1:j] or tex[j:j + 1]
+            i = j if j > i + 1 else j + 1
+            total += 0 if name in ("left", "right", "quad", "qquad", ",") else 1
+        elif ch in "_^":
+            inner, i = _group(tex, i + 1)
+            total += 0.7 * approx_width(inner)
+        elif ch == "{":
+            inner, i = _group(tex, i)
+            total += approx_width(inner)
+        else:
+            total += 0 if ch in " }" else 1
+            i += 1
+    return total, i
 
 
 # --- text ----------------------------------------------------------------------------------
@@ -163,6 +242,22 @@ TEX_SPECIALS = {
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
 }
 MD_SPECIALS = set("\\`*_{}[]()<>#+-.!|$~&")
+
+
+SUBSCRIPTS = str.maketrans("0123456789,()", "₀₁₂₃₄₅₆₇₈₉,₍₎")
+SUPERSCRIPTS = str.maketrans("0123456789,()", "⁰¹²³⁴⁵⁶⁷⁸⁹,⁽⁾")
+PLAIN_SYMBOL = re.compile(r"([A-Za-z])(?:_\{([0-9,]+)\})?(?:\^\{(\([0-9]+(?:\\to ?[0-9]+)?\))\})?\Z")
+
+
+def unicode_symbol(symbol: object) -> str:
+    """x_{1} -> x₁, a_{1}^{(2)} -> a₁⁽²⁾: notation for places without math (diagrams)."""
+    name = getattr(symbol, "name", str(symbol))
+    match = PLAIN_SYMBOL.match(name)
+    if not match:
+        return name
+    letter, sub, sup = match.groups()
+    sup = (sup or "").replace("\\to ", "→").replace("\\to", "→")
+    return letter + (sub or "").translate(SUBSCRIPTS) + sup.translate(SUPERSCRIPTS)
 
 
 def tex_text(text: str) -> str:
@@ -194,8 +289,15 @@ def _tex_filter(context: jinja2.runtime.Context, obj: object) -> str:
 
 
 @jinja2.pass_context
-def _product_filter(context: jinja2.runtime.Context, factors: tuple[object, ...]) -> str:
-    return product_tex(tuple(factors), context["digits"])
+def _product_filter(context: jinja2.runtime.Context, factors: tuple[object, ...],
+                    width: float | None = None) -> str:
+    return product_tex(tuple(factors), context["digits"], width)
+
+
+@jinja2.pass_context
+def _sum_filter(context: jinja2.runtime.Context, terms: tuple[object, ...],
+                width: float | None = None) -> str:
+    return sum_tex(tuple(terms), context["digits"], width)
 
 
 @jinja2.pass_context
@@ -231,6 +333,17 @@ def bytecode_cache() -> jinja2.BytecodeCache | None:
         return None
 
 
+@jinja2.pass_context
+def _plain_filter(context: jinja2.runtime.Context, value: float) -> str:
+    """A number as plain text (for diagram labels outside math)."""
+    return format_number(value, context["digits"]).text.replace("-", "−")
+
+
+def column_spacing(diagram: Diagram) -> str:
+    """Centimetres between the diagram's columns, so that it fits the text width."""
+    return f"{min(3.6, 15.0 / max(diagram.columns - 1, 1)):.2f}"
+
+
 @lru_cache(maxsize=None)
 def environment(fmt: str) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -245,10 +358,14 @@ def environment(fmt: str) -> jinja2.Environment:
     env.filters.update({
         "text": md_text if fmt == "md" else tex_text,
         "activation": ACTIVATION_TEXT.__getitem__,
+        "unicode": unicode_symbol,
+        "plain": _plain_filter,
+        "column_spacing": column_spacing,
         "tex": _tex_filter,
         "num": _tex_filter,
         "product": _product_filter,
         "factor": _factor_filter,
+        "terms": _sum_filter,
     })
     return env
 
@@ -259,7 +376,7 @@ def render(solution: Solution, fmt: str, digits: int = 4, document: str = "solut
         return render_json(solution, digits)
     template = environment(fmt).get_template(f"{document}.{fmt}.j2")
     return template.render(solution=solution, given=solution.given, digits=digits,
-                           rounding_rule=ROUNDING_RULE)
+                           rounding_rule=ROUNDING_RULE, width=LINE_WIDTH[fmt])
 
 
 def render_json(solution: Solution, digits: int) -> str:

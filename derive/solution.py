@@ -7,7 +7,8 @@ key, the worksheet and the JSON all come from one model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from itertools import count
+from typing import Iterator, NamedTuple
 
 import sympy
 from sympy import Symbol
@@ -57,6 +58,7 @@ class GivenValue(NamedTuple):
 
 
 class ForwardLine(NamedTuple):
+    task: str  # "1.k": the worksheet task this line answers
     neuron: str
     z: Symbol
     z_formula: LinearSum
@@ -78,6 +80,7 @@ class ForwardLayer(NamedTuple):
 
 
 class LossBlock(NamedTuple):
+    task: str
     name: str  # e.g. "half squared error"
     formula: sympy.Expr
     numbers: Substituted
@@ -105,11 +108,13 @@ class PathLine(NamedTuple):
 
 
 class GradientBlock(NamedTuple):
+    task: str  # "3.k", numbered in the order the backward pass works them
     key: str
     kind: str  # "weight" or "bias"
     symbol: Symbol
     paths: tuple[PathLine, ...]
     value: float
+    dead: tuple[tuple[Symbol, float], ...]  # ReLU-like units at z <= 0 on any path, once each
 
 
 class BackwardLayer(NamedTuple):
@@ -120,6 +125,7 @@ class BackwardLayer(NamedTuple):
 
 
 class UpdateLine(NamedTuple):
+    task: str
     key: str
     kind: str
     name: str  # "x1 -> h1" or "bias of h1"
@@ -140,6 +146,33 @@ class Step:
     values: Values
 
 
+class DiagramNode(NamedTuple):
+    name: str
+    symbol: Symbol  # its output: x_i or a_j^(l)
+    column: int  # 0 for inputs, l for layer l
+    row: float  # position in its column, centred on 0
+    bias: float | None  # neurons only
+    bias_symbol: Symbol | None
+
+
+class DiagramEdge(NamedTuple):
+    source: str
+    target: str
+    symbol: Symbol
+    value: float
+    skip: bool  # jumps over at least one layer
+    label_pos: float  # where along the edge (0 = source, 1 = target) its weight is written
+
+
+class Diagram(NamedTuple):
+    """The network as a picture: units in columns, one edge per weight."""
+
+    nodes: tuple[DiagramNode, ...]
+    edges: tuple[DiagramEdge, ...]
+    columns: int
+    rows: int  # the widest column
+
+
 class Given(NamedTuple):
     inputs: tuple[GivenValue, ...]
     weights: tuple[GivenValue, ...]
@@ -150,6 +183,7 @@ class Given(NamedTuple):
     loss_formula: sympy.Expr
     eta: float
     layers: tuple[tuple[str, int, str], ...]  # (activation, width, role) per layer
+    diagram: Diagram
 
 
 @dataclass(frozen=True)
@@ -182,24 +216,54 @@ def given_of(derivation: Derivation, network: Network) -> Given:
                     "output" if i == len(network.layers) else "hidden")
                    for i, layer in enumerate(network.layers, 1))
     return Given(inputs, weights, biases, targets, predictions, LOSS_TEXT[network.loss],
-                 sympy.Eq(L, derivation.loss), network.learning_rate, layers)
+                 sympy.Eq(L, derivation.loss), network.learning_rate, layers,
+                 diagram_of(derivation, network))
+
+
+def diagram_of(derivation: Derivation, network: Network) -> Diagram:
+    sym = derivation.symbols
+    columns = (network.inputs,) + network.layers
+    nodes = tuple(
+        DiagramNode(unit.name, sym[unit.a_symbol], c, j - (len(column) - 1) / 2,
+                    unit.bias.value if unit.bias else None,
+                    sym[unit.bias.symbol] if unit.bias else None)
+        for c, column in enumerate(columns) for j, unit in enumerate(column))
+    edges = tuple(
+        DiagramEdge(p.source, p.neuron, sym[p.symbol], p.value,  # type: ignore[arg-type]
+                    network.units[p.neuron].layer - network.units[p.source].layer > 1,  # type: ignore[index]
+                    label_position(network.units[p.neuron], network))
+        for p in network.parameters if p.kind == "weight")
+    return Diagram(nodes, edges, len(columns), max(len(c) for c in columns))
+
+
+def label_position(target: Unit, network: Network) -> float:
+    """Stagger weight labels by target along the edges.
+
+    Edges into one target carry their labels at the same distance, where they are
+    still a row-fraction apart; edges into different targets carry them at different
+    distances, so two labels never share a spot even where the edges cross.
+    """
+    width = len(network.layers[target.layer - 1])
+    return round(0.2 + 0.45 * (target.index - 1) / max(width - 1, 1), 3)
 
 
 def step_of(derivation: Derivation, values: Values, network: Network) -> Step:
     v = values.symbols
+    tasks = count(1)
     forward = tuple(
         ForwardLayer(i, i == len(derivation.forward), layer[0].rule.name,
-                     tuple(forward_line(f, v) for f in layer))
+                     tuple(forward_line(f, v, f"1.{next(tasks)}") for f in layer))
         for i, layer in enumerate(derivation.forward, 1))
-    loss = LossBlock(LOSS_TEXT[network.loss], derivation.loss,
+    loss = LossBlock("2", LOSS_TEXT[network.loss], derivation.loss,
                      Substituted(derivation.loss, {s: v[s] for s in derivation.loss_args}), values.loss)
-    backward = tuple(backward_layer(derivation, values, number)
+    tasks = count(1)
+    backward = tuple(backward_layer(derivation, values, number, tasks)
                      for number in range(len(network.layers), 0, -1))
     updates = tuple(
-        UpdateLine(g.parameter.key, g.parameter.kind, update_name(g.parameter.kind, g.parameter.source,
-                                                                  g.parameter.neuron),
+        UpdateLine(f"4.{i}", g.parameter.key, g.parameter.kind,
+                   update_name(g.parameter.kind, g.parameter.source, g.parameter.neuron),
                    g.symbol, v[g.symbol], values.gradients[g.parameter.key], values.updated[g.parameter.key])
-        for g in derivation.gradients)
+        for i, g in enumerate(derivation.gradients, 1))
     outputs = tuple((name, v[a]) for name, a, _ in derivation.outputs)
     return Step(forward, loss, backward, network.learning_rate, updates, outputs, values)
 
@@ -208,15 +272,16 @@ def update_name(kind: str, source: str | None, neuron: str) -> str:
     return f"{source} → {neuron}" if kind == "weight" else f"bias of {neuron}"
 
 
-def forward_line(f: Forward, v: dict[Symbol, float]) -> ForwardLine:
+def forward_line(f: Forward, v: dict[Symbol, float], task: str) -> ForwardLine:
     z_formula = LinearSum(f.terms, f.bias)
     used = {s: v[s] for pair in f.terms for s in pair} | {f.bias: v[f.bias]}
     f_of_z = f.rule.shown.xreplace({Z: f.z})
-    return ForwardLine(f.neuron.name, f.z, z_formula, Substituted(z_formula, used), v[f.z], f.a,
+    return ForwardLine(task, f.neuron.name, f.z, z_formula, Substituted(z_formula, used), v[f.z], f.a,
                        f.rule.name, Applied(f.rule.name, f.z), f_of_z, Substituted(f_of_z, {f.z: v[f.z]}), v[f.a])
 
 
-def backward_layer(derivation: Derivation, values: Values, number: int) -> BackwardLayer:
+def backward_layer(derivation: Derivation, values: Values, number: int,
+                   tasks: Iterator[int]) -> BackwardLayer:
     """One layer of the backward pass: the local derivatives it introduces, then its gradients.
 
     A layer introduces dL/da for its targeted outputs and da/dz for each neuron; every
@@ -228,7 +293,7 @@ def backward_layer(derivation: Derivation, values: Values, number: int) -> Backw
     wanted = [(L, derivation.symbols[u.a_symbol]) for u in units] + \
         [(derivation.symbols[u.a_symbol], derivation.symbols[u.z_symbol]) for u in units]  # type: ignore[index]
     lines = tuple(local_line(by_key[key], values) for key in wanted if key in by_key)
-    gradients = tuple(gradient_block(g, values) for g in derivation.gradients
+    gradients = tuple(gradient_block(g, values, f"3.{next(tasks)}") for g in derivation.gradients
                       if derivation.network.units[g.parameter.neuron].layer == number)
     return BackwardLayer(number, number == len(derivation.network.layers), lines, gradients)
 
@@ -243,7 +308,7 @@ def local_line(factor: Local, values: Values) -> LocalLine:
                      Applied(factor.activation, factor.den, prime=True) if factor.activation else None)
 
 
-def gradient_block(gradient: Gradient, values: Values) -> GradientBlock:
+def gradient_block(gradient: Gradient, values: Values, task: str) -> GradientBlock:
     key = gradient.parameter.key
     paths = []
     for path, path_value in zip(gradient.paths, values.paths[key]):
@@ -252,8 +317,9 @@ def gradient_block(gradient: Gradient, values: Values) -> GradientBlock:
                      if f.kind == "activation" and n == 0 and isinstance(f.formula, sympy.Piecewise))
         paths.append(PathLine(tuple(Partial(f.num, f.den) for f in path.factors),
                               tuple(path_formula(f) for f in path.factors), numbers, path_value, dead))
-    return GradientBlock(key, gradient.parameter.kind, gradient.symbol, tuple(paths),
-                         values.gradients[key])
+    dead = tuple(dict.fromkeys(pair for path in paths for pair in path.dead))
+    return GradientBlock(task, key, gradient.parameter.kind, gradient.symbol, tuple(paths),
+                         values.gradients[key], dead)
 
 
 def path_formula(factor: Local) -> object:
