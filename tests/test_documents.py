@@ -1,0 +1,105 @@
+"""Every problem's key and worksheet through the real renderers.
+
+LaTeX is compiled with TeX Live (latexmk + pdflatex) and its log is read for errors
+and overfull boxes; page 1 of each PDF is rendered to PNG; every Markdown math
+fragment is rendered with KaTeX and with MathJax 3. Locally these tests skip when a
+tool is missing; under CI=true a missing tool fails them (see renderers.require).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from derive.api import solve
+from derive.render import format_number, render
+from renderers import (check_math, compile_tex, math_fragments, overfull_boxes,
+                       render_page_png, require)
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBLEMS = sorted((ROOT / "problems").glob("*.yaml"))
+DOCUMENTS = ("solution", "worksheet")
+
+
+@pytest.mark.parametrize("kind", DOCUMENTS)
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.stem)
+def test_latex_compiles_without_errors_or_overfull_boxes(problem: Path, kind: str,
+                                                         tmp_path: Path) -> None:
+    require("latexmk")
+    require("pdftoppm")
+    pdf, log = compile_tex(render(solve(problem), "tex", 4, kind), tmp_path)
+    assert not re.search(r"^! ", log, re.MULTILINE), "TeX reported an error"
+    assert overfull_boxes(log, limit_pt=1.0) == []
+    png = render_page_png(pdf, 1)
+    assert png.stat().st_size > 5_000  # a page with content, not a blank
+
+
+@pytest.mark.parametrize("kind", DOCUMENTS)
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.stem)
+def test_markdown_math_renders_in_katex_and_mathjax(problem: Path, kind: str) -> None:
+    require("node")
+    require("node_modules")
+    fragments = math_fragments(render(solve(problem), "md", 4, kind))
+    assert len(fragments) > 10
+    assert check_math(fragments) == []
+
+
+def test_pdf_option_writes_a_pdf(tmp_path: Path) -> None:
+    require("pdflatex")
+    out = tmp_path / "q2-key.pdf"
+    result = CliRunner().invoke(main, ["solve", str(ROOT / "problems" / "q2.yaml"),
+                                       "-f", "pdf", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF")
+    assert list(tmp_path.iterdir()) == [out]  # only the PDF: no TeX leftovers
+
+
+def test_pdf_without_output_file_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["solve", str(ROOT / "problems" / "q2.yaml"), "-f", "pdf"])
+    assert result.exit_code == 2
+    assert "-o" in result.output
+
+
+def test_pdf_without_tex_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no latexmk, no pdflatex
+    out = tmp_path / "key.pdf"
+    result = CliRunner().invoke(main, ["solve", str(ROOT / "problems" / "q2.yaml"),
+                                       "-f", "pdf", "-o", str(out)])
+    assert result.exit_code == 1
+    assert "texlive-latex-base" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.stem)
+def test_worksheet_holds_no_answers(problem: Path) -> None:
+    """No computed value (z, a, loss, gradient, update) appears in the worksheet,
+    except where it equals a given value (an update too small to show, say)."""
+    solution = solve(problem)
+    key = json.loads(render(solution, "json"))["steps"][0]
+    given = {format_number(v.value, 4).tex for v in solution.given.inputs + solution.given.weights
+             + solution.given.biases + solution.given.targets} | {format_number(solution.given.eta, 4).tex}
+    answers = [key["loss"]] + [p[k] for p in key["parameters"] for k in ("gradient", "updated")] \
+        + [v for unit in key["forward"].values() for v in unit.values()]
+    shown = {format_number(a, 4).tex for a in answers if not math.isclose(a, round(a))} - given
+    for kind in ("md", "tex"):
+        worksheet = render(solution, kind, 4, "worksheet")
+        numbers = set(re.findall(r"-?\d+\.\d+(?: \\times 10\^\{-?\d+\})?", worksheet))
+        assert not shown & numbers, f"answers leak into the {kind} worksheet: {shown & numbers}"
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.stem)
+def test_key_and_worksheet_share_task_numbers(problem: Path) -> None:
+    solution = solve(problem)
+    task = re.compile(r"\*\*(\d\.\d+)\*\*|#### (\d\.\d+) ")
+    key = {a or b for a, b in task.findall(render(solution, "md"))}
+    sheet = {a or b for a, b in task.findall(render(solution, "md", 4, "worksheet"))}
+    gradient_tasks = {t for t in sheet if t.startswith("3.")}
+    assert gradient_tasks and gradient_tasks <= key
+    assert {t for t in sheet if t.startswith("1.")} <= key
