@@ -9,11 +9,11 @@ uses it, so the cost grows with the number of edges, not with the number of path
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, NamedTuple
 
+import mpmath
 import sympy
 from sympy import Symbol
 
@@ -36,8 +36,8 @@ class ActivationRule(NamedTuple):
     derivative: sympy.Expr  # sympy.diff(definition, z)
     shown: sympy.Expr  # f(z) as a teacher writes it (max(0, z) for ReLU)
     convenient: sympy.Expr  # f'(z) in the form worked by hand, in a (and z)
-    f: Callable[[float], float]
-    df: Callable[[float], float]
+    f: Callable[..., mpmath.mpf]
+    df: Callable[..., mpmath.mpf]
     slope: float | None = None
 
 
@@ -112,8 +112,8 @@ class LossRule(NamedTuple):
     scale: sympy.Expr
     term: sympy.Expr  # in A, Y
     derivative: sympy.Expr  # d(scale * term)/dA, in A, Y
-    term_fn: Callable[[float, float], float]
-    derivative_fn: Callable[[float, float], float]
+    term_fn: Callable[..., mpmath.mpf]
+    derivative_fn: Callable[..., mpmath.mpf]
 
 
 @lru_cache(maxsize=None)
@@ -143,7 +143,7 @@ class Local(NamedTuple):
     den: Symbol  # with respect to what (a, z, w, b)
     formula: sympy.Expr  # the derivative as worked by hand, in network symbols
     args: tuple[Symbol, ...]  # the symbols its value is computed from
-    compute: Callable[..., float]  # numeric value from those symbols' values (SymPy-derived)
+    compute: Callable[..., mpmath.mpf]  # numeric value from those symbols' values (SymPy-derived)
     activation: str | None = None  # for activation factors: the activation's name
 
 
@@ -175,7 +175,7 @@ class Derivation:
     forward: tuple[tuple[Forward, ...], ...]  # by layer
     loss: sympy.Expr  # L in output and target symbols
     outputs: tuple[tuple[str, Symbol, Symbol], ...]  # (neuron, a_k, y_k) per target
-    loss_fn: Callable[..., float]
+    loss_fn: Callable[..., mpmath.mpf]
     loss_args: tuple[Symbol, ...]
     locals: tuple[Local, ...]  # every distinct local derivative, in order of first use
     gradients: tuple[Gradient, ...]  # spec order
@@ -307,10 +307,11 @@ class Builder:
         return Gradient(parameter, symbol, paths)
 
 
-def loss_value(rule: LossRule) -> Callable[..., float]:
+def loss_value(rule: LossRule) -> Callable[..., mpmath.mpf]:
     """L from (a_1, y_1, a_2, y_2, ...): the compiled term summed, then scaled."""
-    scale = float(rule.scale)
+    p, q = int(rule.scale.p), int(rule.scale.q)  # type: ignore[attr-defined]
 
-    def value(*pairs: float) -> float:
-        return scale * math.fsum(rule.term_fn(a, y) for a, y in zip(pairs[::2], pairs[1::2]))
+    def value(*pairs: float) -> mpmath.mpf:
+        total = mpmath.fsum(rule.term_fn(a, y) for a, y in zip(pairs[::2], pairs[1::2]))
+        return total * p / q
     return value

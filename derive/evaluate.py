@@ -2,17 +2,26 @@
 
 Nothing symbolic is built here: every formula was compiled once by the derivation, so
 evaluating another set of values (another variant, another step) costs only arithmetic.
+
+Arithmetic runs in mpmath at a working precision chosen from the largest |z|: a
+saturated sigmoid is 1 - e^(-z), and its distance from 1 (which the cross-entropy
+and the derivative need) survives only if the precision has about 1.45 bits per unit
+of z beyond the 53 of a double. The results are rounded to doubles at the end.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+import mpmath
 from sympy import Symbol
 
 from .derivation import Derivation, Local
 from .errors import NumericError
 from .network import Network
+
+BASE_BITS = 96  # a double's 53 bits plus room for cancellation in sums and 1 - a
+MAX_BITS = 8192  # covers |z| up to about 5600; beyond that a saturated output is exact 0 or 1
 
 
 @dataclass(frozen=True)
@@ -32,46 +41,99 @@ def evaluate(derivation: Derivation, network: Network | None = None) -> Values:
     derivation's topology.
     """
     network = network or derivation.network
-    sym = derivation.symbols
-    values: dict[Symbol, float] = {}
-    for unit in network.inputs:
-        values[sym[unit.a_symbol]] = unit.value  # type: ignore[assignment]
-    for parameter in network.parameters:
-        values[sym[parameter.symbol]] = parameter.value
-    targets = dict(network.targets)
-    for name, y_symbol in network.target_symbols:
-        values[sym[y_symbol]] = targets[name]
+    with mpmath.workprec(BASE_BITS):
+        largest_z = max(abs(v) for v in forward(derivation, network).values())
+    bits = min(MAX_BITS, BASE_BITS + math.ceil(1.45 * float(largest_z)))
+    with mpmath.workprec(bits):
+        return step_values(derivation, network)
 
+
+def given_values(derivation: Derivation, network: Network) -> dict[Symbol, mpmath.mpf]:
+    sym = derivation.symbols
+    values = {sym[unit.a_symbol]: mpmath.mpf(unit.value) for unit in network.inputs}
+    values.update({sym[p.symbol]: mpmath.mpf(p.value) for p in network.parameters})
+    targets = dict(network.targets)
+    values.update({sym[y]: mpmath.mpf(targets[name]) for name, y in network.target_symbols})
+    return values
+
+
+def forward(derivation: Derivation, network: Network,
+            values: dict[Symbol, mpmath.mpf] | None = None) -> dict[Symbol, mpmath.mpf]:
+    """Every z and a, layer by layer, added into `values`; returns the z values."""
+    values = given_values(derivation, network) if values is None else values
+    zs = {}
     for layer in derivation.forward:
         for step in layer:
-            z = math.fsum([values[w] * values[a] for w, a in step.terms] + [values[step.bias]])
-            values[step.z] = check(z, f"z of neuron {step.neuron.name!r}")
-            values[step.a] = check(step.rule.f(z), f"activation of neuron {step.neuron.name!r}")
+            z = mpmath.fsum([values[w] * values[a] for w, a in step.terms] + [values[step.bias]])
+            values[step.z] = zs[step.z] = check(z, f"z of neuron {step.neuron.name!r}")
+            values[step.a] = check(step.rule.f(z), f"the activation of neuron {step.neuron.name!r}")
+    return zs
 
-    loss = check(derivation.loss_fn(*[values[s] for s in derivation.loss_args]), "the loss")
+
+def step_values(derivation: Derivation, network: Network) -> Values:
+    values = given_values(derivation, network)
+    forward(derivation, network, values)
+    check_loss_domain(derivation, network, values)
+    loss = derivation.loss_fn(*[values[s] for s in derivation.loss_args])
     local_values = {(f.num, f.den): local_value(f, values) for f in derivation.locals}
 
     paths: dict[str, tuple[float, ...]] = {}
     gradients: dict[str, float] = {}
     updated: dict[str, float] = {}
-    eta = network.learning_rate
+    eta = mpmath.mpf(network.learning_rate)
     for gradient in derivation.gradients:
         key = gradient.parameter.key
-        paths[key] = tuple(math.prod(local_values[(f.num, f.den)] for f in path.factors)
-                           for path in gradient.paths)
-        gradients[key] = check(math.fsum(paths[key]), f"the gradient of {key}")
-        updated[key] = check(values[gradient.symbol] - eta * gradients[key], f"the update of {key}")
-    return Values(values, loss, local_values, paths, gradients, updated)
+        products = [mpmath.fprod(local_values[(f.num, f.den)] for f in path.factors)
+                    for path in gradient.paths]
+        total = mpmath.fsum(products)
+        paths[key] = tuple(number(p) for p in products)
+        gradients[key] = number(check(total, f"the gradient of {key}", double=True))
+        updated[key] = number(check(values[gradient.symbol] - eta * total, f"the update of {key}",
+                                    double=True))
+    return Values({s: number(v) for s, v in values.items()}, number(check(loss, "the loss", double=True)),
+                  {k: number(v) for k, v in local_values.items()}, paths, gradients, updated)
 
 
-def local_value(factor: Local, values: dict[Symbol, float]) -> float:
+def number(value: mpmath.mpf) -> float:
+    """A double where one holds the value; else the mpf itself.
+
+    A saturated unit has factors like e^-1000 (a double would say 0, and the working
+    would show a misleading 0) or their reciprocals (a double would overflow). Such
+    intermediate values stay exact; answers are checked to fit a double.
+    """
+    as_float = float(value)
+    if math.isinf(as_float) or (as_float == 0 and value != 0):
+        return value  # type: ignore[return-value]
+    return as_float
+
+
+def check_loss_domain(derivation: Derivation, network: Network,
+                      values: dict[Symbol, mpmath.mpf]) -> None:
+    """Cross-entropy takes log of the outputs: say which output leaves its domain."""
+    if network.loss not in ("binary_cross_entropy", "cross_entropy"):
+        return
+    for name, a, _ in derivation.outputs:
+        value = values[a]
+        inside = 0 < value < 1 if network.loss == "binary_cross_entropy" else value > 0
+        if not inside:
+            domain = "between 0 and 1 (exclusive)" if network.loss == "binary_cross_entropy" \
+                else "greater than 0"
+            raise NumericError(
+                f"{network.loss} takes the log of each output, so output {name!r} must be "
+                f"{domain}, but it is {mpmath.nstr(value, 8)} (z = "
+                f"{mpmath.nstr(values[derivation.symbols[network.units[name].z_symbol]], 8)}); use a "
+                "sigmoid output, or values that do not saturate it")
+
+
+def local_value(factor: Local, values: dict[Symbol, mpmath.mpf]) -> mpmath.mpf:
     value = factor.compute(*[values[s] for s in factor.args])
     return check(value, f"d{factor.num}/d{factor.den}")
 
 
-def check(value: float, what: str) -> float:
-    """Refuse to carry NaN or infinity anywhere: it would print as a wrong number."""
-    if not math.isfinite(value):
-        raise NumericError(f"{what} is {value}; the network's values overflow or leave the "
-                           "domain of the loss (e.g. log 0)")
+def check(value: mpmath.mpf, what: str, double: bool = False) -> mpmath.mpf:
+    """Refuse NaN or infinity anywhere (it would print as a wrong number), and, for the
+    answers (`double`), values too large for the JSON key's doubles."""
+    if not mpmath.isfinite(value) or (double and not math.isfinite(float(value))):
+        raise NumericError(f"{what} is {mpmath.nstr(value, 8)}, not a finite number that fits a "
+                           "double; the network's values are too large")
     return value

@@ -2,8 +2,9 @@
 
 lambdify would do, but it generates and execs source for every expression, which
 costs milliseconds each; this walks the tree once into nested closures instead. It
-evaluates with mpmath floats of double precision, whose exponent cannot overflow, so
-sigmoid(-1000) or exp(800) give correct finite values instead of OverflowError.
+evaluates with mpmath floats, whose exponent cannot overflow and whose precision the
+caller sets (mpmath.workprec), so sigmoid(-1000) or exp(800) give correct finite
+values instead of OverflowError, and 1 - sigmoid(30) keeps its digits.
 """
 from __future__ import annotations
 
@@ -36,15 +37,16 @@ RELATIONS: dict[type, Callable[[object, object], bool]] = {
 }
 
 
-def compile_numeric(args: tuple[sympy.Symbol, ...], expr: sympy.Basic) -> Callable[..., float]:
-    """A float function of `args` that evaluates `expr`."""
+def compile_numeric(args: tuple[sympy.Symbol, ...], expr: sympy.Basic) -> Callable[..., mpmath.mpf]:
+    """A function of `args` (floats or mpf) that evaluates `expr` at the working precision."""
     closure = build(expr, {symbol: i for i, symbol in enumerate(args)})
 
-    def evaluate(*values: float) -> float:
+    def evaluate(*values: float) -> mpmath.mpf:
         result = closure([mpmath.mpf(v) for v in values])
         if isinstance(result, mpmath.mpc):
-            raise NumericError(f"{expr} has no real value here")
-        return float(result)  # type: ignore[arg-type]
+            raise NumericError(f"{expr} has no real value at {', '.join(map(str, args))} = "
+                               f"{', '.join(mpmath.nstr(v, 6) for v in values)}")
+        return result  # type: ignore[return-value]
     return evaluate
 
 
@@ -53,8 +55,8 @@ def build(expr: sympy.Basic, index: dict[sympy.Symbol, int]) -> Closure:
         position = index[expr]
         return lambda v: v[position]
     if expr.is_Rational:
-        constant = mpmath.mpf(expr.p) / expr.q
-        return lambda v: constant
+        p, q = int(expr.p), int(expr.q)  # divided at call time, at the working precision
+        return lambda v: mpmath.mpf(p) / q
     if expr.is_Number:
         constant = mpmath.mpf(float(expr))
         return lambda v: constant

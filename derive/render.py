@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jinja2
+import mpmath
 import sympy
 from sympy.printing.latex import LatexPrinter
 
@@ -60,22 +61,39 @@ class Shown(NamedTuple):
         return self.mantissa.startswith("-")
 
 
+LARGE = Decimal("1e10")  # from here on, digits before the point are noise to a reader
+
+
 def format_number(value: float, digits: int) -> Shown:
     """Round half away from zero to `digits` decimal places, trailing zeros dropped.
 
     The decimal starts from the shortest repr of the float (what the user typed, e.g.
     2.675), not its binary expansion, so it rounds the way a hand calculation does.
     A value that is not zero but would show as 0 is given in scientific form with
-    `digits` significant digits instead, since "0.0000" would be misleading.
+    `digits` significant digits instead, since "0.0000" would be misleading; so is a
+    value of 10^10 or more, whose integer digits no one reads.
     """
     if value == 0:
         return Shown("0")
-    exact = Decimal(repr(float(value)))
+    if isinstance(value, float):
+        exact = Decimal(repr(value))
+    else:  # an mpmath value beyond a double's range (see evaluate.number)
+        exact = Decimal(mpmath.nstr(value, 17, min_fixed=1, max_fixed=0))
+    if abs(exact) >= LARGE:
+        return scientific(exact, digits)
     rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     if rounded != 0:
         return Shown(strip_zeros(f"{rounded:f}"))
+    return scientific(exact, digits)
+
+
+def scientific(exact: Decimal, digits: int) -> Shown:
+    """`digits` significant digits, rounded half away from zero, as mantissa x 10^exponent."""
     exponent = exact.adjusted()
-    mantissa = exact.scaleb(-exponent).quantize(Decimal(1).scaleb(-(digits - 1)), rounding=ROUND_HALF_UP)
+    with localcontext() as context:
+        context.prec = digits + 30
+        mantissa = exact.scaleb(-exponent).quantize(Decimal(1).scaleb(-(digits - 1)),
+                                                    rounding=ROUND_HALF_UP)
     if abs(mantissa) >= 10:  # 9.9996 rounded up to 10.000
         mantissa, exponent = mantissa / 10, exponent + 1
     return Shown(strip_zeros(f"{mantissa:f}"), exponent)
@@ -132,7 +150,7 @@ def tex(obj: object, digits: int = 4) -> str:
         if isinstance(obj.expr, LinearSum):
             return linear_tex(obj.expr, printer)
         return printer.doprint(obj.expr)
-    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+    if isinstance(obj, (int, float, mpmath.mpf)) and not isinstance(obj, bool):
         return format_number(obj, digits).tex
     if isinstance(obj, sympy.Basic):
         return _latex(obj, digits)
@@ -147,7 +165,7 @@ def linear_tex(expr: LinearSum, printer: HousePrinter) -> str:
 
 def factor_tex(expr: object, digits: int) -> str:
     """A factor inside a product: bracketed when it is a sum (or a negative number)."""
-    if isinstance(expr, (int, float)):
+    if isinstance(expr, (int, float, mpmath.mpf)):
         return HousePrinter(digits).number(expr) if expr < 0 else tex(expr, digits)
     text = tex(expr, digits)
     if isinstance(expr, sympy.Add) or (isinstance(expr, sympy.Basic) and expr.could_extract_minus_sign()):
