@@ -29,7 +29,12 @@ LOSSES = (
 DEFAULT_LEAKY_SLOPE = 0.01
 MAX_SPEC_BYTES = 1_000_000  # a hand-sized network is a few kB; refuse to parse megabytes
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+# A number as people write it: 6, -0.5, .5, 5., 1e-3, 2.5E+2. YAML 1.1 (PyYAML) reads
+# 1e-3 as text and 010 as octal 8; this is the one notation both sides agree on.
+DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*|[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
 MAX_NAME_LENGTH = 40
+MERGE_TAG = "tag:yaml.org,2002:merge"  # the `<<` key
+NULL_TAG = "tag:yaml.org,2002:null"
 
 TOP_REQUIRED = ("inputs", "layers", "targets", "loss", "learning_rate")
 TOP_OPTIONAL = ("title",)
@@ -74,7 +79,10 @@ def load_spec(path: str | Path) -> Spec:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise SpecError([Problem(name, None, "", f"not UTF-8 text (byte {err.start})")]) from None
+        # name the line of the first bad byte: the user has to find it in an editor
+        line = raw[:err.start].count(b"\n") + 1
+        raise SpecError([Problem(name, line, "", f"not UTF-8 text: byte 0x{raw[err.start]:02x} at "
+                                 f"offset {err.start} cannot be decoded; save the file as UTF-8")]) from None
     return parse_spec(text, name)
 
 
@@ -97,13 +105,20 @@ def compose(text: str, source: str) -> Node:
         line = mark.line + 1 if mark else None
         what = " ".join(part for part in (err.context, err.problem) if part)
         raise SpecError([Problem(source, line, "", f"YAML syntax error: {what}")]) from None
+    except yaml.reader.ReaderError as err:
+        # control characters (NUL, ...): the error has an offset, not a line; give the line
+        line = text[:err.position].count("\n") + 1
+        raise SpecError([Problem(source, line, "", f"YAML error: character U+{err.character:04X} "
+                                 f"is not allowed ({err.reason})")]) from None
     except yaml.YAMLError as err:
         raise SpecError([Problem(source, None, "", f"YAML error: {err}")]) from None
     except RecursionError:
         raise SpecError([Problem(source, None, "", "YAML nesting is too deep")]) from None
-    if root is None:
-        raise SpecError([Problem(source, None, "", "the file is empty; expected a mapping with keys "
-                                 + ", ".join(TOP_REQUIRED))])
+    if root is None or (isinstance(root, ScalarNode) and root.tag == NULL_TAG and not root.value):
+        # nothing, or a bare `---` (an empty document, which YAML composes into a null).
+        # line 1: every problem should point somewhere, and the content belongs at the top
+        raise SpecError([Problem(source, 1, "", "the file is empty (no YAML content); expected a "
+                                 "mapping with keys " + ", ".join(TOP_REQUIRED))])
     return root
 
 
@@ -120,16 +135,23 @@ def kind_of(node: Node) -> str:
         return f"the boolean {node.value}"
     if isinstance(value, (int, float)):
         return f"the number {node.value}"
-    shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
-    return f"the text {shown!r}"
+    if not isinstance(value, str):  # a date: say so, or "expected text, found the text" reads oddly
+        return f"{shown(node.value)!r} (which YAML reads as a {type(value).__name__}; quote it for text)"
+    return f"the text {shown(node.value)!r}"
 
 
 def scalar_value(node: ScalarNode) -> object:
     """The plain value of a scalar node, by YAML's own safe resolution rules.
 
     SafeConstructor builds only str/int/float/bool/None/timestamps from a scalar: no code.
+    A scalar it cannot build (an impossible date, `!!int abc`, an unknown `!tag`, an
+    integer too long for Python to convert) is data we cannot read as anything but its
+    text; the checks that follow then report it with its location instead of a traceback.
     """
-    return SafeConstructor().construct_object(node)
+    try:
+        return SafeConstructor().construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+        return node.value
 
 
 class Reader:
@@ -138,6 +160,12 @@ class Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        # Every neuron name written in the file -> its layer number (1-based), and the
+        # names of the last layer, read in a pre-pass before any validation: so that a
+        # weight from a later neuron is called "later", not "unknown", and a mistake
+        # inside the output layer does not make its targets look like non-outputs.
+        self.declared: dict[str, int] = {}
+        self.outputs: list[str] | None = None
 
     def problem(self, node: Node | None, path: str, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else None
@@ -152,6 +180,12 @@ class Reader:
             return None
         entries: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                # `<<: *anchor` would make keys appear that are not written here; and
+                # overriding a merged key would look like a duplicate. Ask for it spelled out.
+                self.problem(key_node, path, "YAML merge keys (<<) are not supported; "
+                             "write the entries out")
+                continue
             if not isinstance(key_node, ScalarNode) or not isinstance(scalar_value(key_node), str):
                 self.problem(key_node, path, f"keys must be names, found {kind_of(key_node)}")
                 continue
@@ -176,6 +210,12 @@ class Reader:
 
     def number(self, node: Node, path: str) -> float | None:
         value = scalar_value(node) if isinstance(node, ScalarNode) else None
+        if isinstance(value, str) and DECIMAL.match(value):
+            if node.style is None:  # unquoted 1e-3: a number to anyone but YAML 1.1
+                value = float(value)
+            else:
+                self.problem(node, path, f"expected a number, found {kind_of(node)} (remove the quotes)")
+                return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(node, path, f"expected a number, found {kind_of(node)}")
             return None
@@ -184,7 +224,13 @@ class Reader:
         except OverflowError:  # a huge YAML integer
             number = math.inf
         if not math.isfinite(number):
-            self.problem(node, path, f"expected a finite number, found {node.value}")
+            self.problem(node, path, f"expected a finite number, found {shown(node.value)}")
+            return None
+        if not DECIMAL.match(node.value):
+            # 010 (octal 8), 0x10, 1:30 (sexagesimal 90), 1_0: YAML reads a different
+            # number than a reader sees, and every printed number must be the intended one
+            self.problem(node, path, f"write numbers in plain decimal: YAML reads {shown(node.value)!r} "
+                         f"as {value}")
             return None
         return number
 
@@ -221,9 +267,12 @@ class Reader:
         if "title" in entries:
             title = self.text(entries["title"][1], "title") or title
         inputs = self.inputs(entries["inputs"][1]) if "inputs" in entries else ()
-        layers = self.layers(entries["layers"][1], [n for n, _ in inputs]) if "layers" in entries else ()
+        # every input name as written, even one whose value is wrong: that value is
+        # reported once, not again at every weight that comes from the input
+        input_names = names_in(entries["inputs"][1]) if "inputs" in entries else []
+        layers = self.layers(entries["layers"][1], input_names) if "layers" in entries else ()
         loss = self.choice(entries["loss"][1], "loss", LOSSES, "loss") if "loss" in entries else None
-        targets = self.targets(entries["targets"][1], layers, loss) if "targets" in entries else ()
+        targets = self.targets(entries["targets"][1], loss) if "targets" in entries else ()
         eta = None
         if "learning_rate" in entries:
             node = entries["learning_rate"][1]
@@ -253,6 +302,7 @@ class Reader:
             return ()
         if not node.value:
             self.problem(node, "layers", "expected at least one layer")
+        self.declare(node.value)
         # name -> layer number (0 for inputs), to check that weights point backwards
         layer_of = {name: 0 for name in input_names}
         layers = []
@@ -261,6 +311,15 @@ class Reader:
             if layer is not None:
                 layers.append(layer)
         return tuple(layers)
+
+    def declare(self, layer_nodes: list[Node]) -> None:
+        """The pre-pass: note every neuron name and the output names; report nothing."""
+        for number, layer_node in enumerate(layer_nodes, start=1):
+            names = names_in(entry(layer_node, "neurons"))
+            for name in names:
+                self.declared.setdefault(name, number)
+        if layer_nodes and isinstance(entry(layer_nodes[-1], "neurons"), MappingNode):
+            self.outputs = names_in(entry(layer_nodes[-1], "neurons"))
 
     def layer(self, node: Node, path: str, number: int, layer_of: dict[str, int]) -> LayerSpec | None:
         entries = self.mapping(node, path)
@@ -272,6 +331,10 @@ class Reader:
         if "neurons" not in entries:
             return None
         neurons_node = entries["neurons"][1]
+        if isinstance(neurons_node, ScalarNode) and scalar_value(neurons_node) is None:
+            # `neurons:` with nothing after it is the same mistake as `neurons: {}`
+            self.problem(neurons_node, join(path, "neurons"), "a layer needs at least one neuron")
+            return None
         neuron_entries = self.mapping(neurons_node, join(path, "neurons"))
         if neuron_entries is None:
             return None
@@ -285,9 +348,11 @@ class Reader:
                 where = "an input" if layer_of[key] == 0 else f"a neuron of layers[{layer_of[key] - 1}]"
                 self.problem(key_node, neuron_path, f"duplicate name: {key!r} is already {where}")
                 continue
-            if self.name(key_node, neuron_path):
-                layer_of[key] = number
-            neuron = self.neuron(value_node, neuron_path, key, earlier, layer_of)
+            # registered even if the name is malformed: that is reported once, here,
+            # not again at every weight that comes from this neuron
+            self.name(key_node, neuron_path)
+            layer_of[key] = number
+            neuron = self.neuron(value_node, neuron_path, key, number, earlier)
             if neuron is not None:
                 neurons.append(neuron)
         if activation is None or len(neurons) != len(neuron_entries):
@@ -320,8 +385,8 @@ class Reader:
             return None
         return Activation(name, DEFAULT_LEAKY_SLOPE if name == "leaky_relu" else None)
 
-    def neuron(self, node: Node, path: str, name: str, earlier: dict[str, int],
-               layer_of: dict[str, int]) -> NeuronSpec | None:
+    def neuron(self, node: Node, path: str, name: str, number: int,
+               earlier: dict[str, int]) -> NeuronSpec | None:
         entries = self.mapping(node, path)
         if entries is None:
             return None
@@ -339,16 +404,7 @@ class Reader:
         for source, (key_node, value_node) in weight_entries.items():
             value = self.number(value_node, join(join(path, "weights"), source))
             if source not in earlier:
-                if source in layer_of:
-                    reason = ("a neuron of the same layer" if layer_of[source] == layer_of.get(name)
-                              else "a neuron of a later layer")
-                    self.problem(key_node, join(path, "weights"),
-                                 f"{source!r} is {reason}; weights may only come from inputs and "
-                                 "earlier layers")
-                else:
-                    known = ", ".join(earlier)
-                    self.problem(key_node, join(path, "weights"),
-                                 f"unknown neuron {source!r} (known: {known})")
+                self.problem(key_node, join(path, "weights"), self.bad_source(source, number, earlier))
                 continue
             if value is not None:
                 weights.append((source, value))
@@ -356,18 +412,28 @@ class Reader:
             return None
         return NeuronSpec(name, bias, tuple(weights))
 
-    def targets(self, node: Node, layers: tuple[LayerSpec, ...], loss: str | None
-                ) -> tuple[tuple[str, float], ...]:
+    def bad_source(self, source: str, number: int, earlier: dict[str, int]) -> str:
+        """Why a weight of a neuron in layer `number` may not come from `source`."""
+        where = self.declared.get(source)
+        rule = "weights may only come from inputs and earlier layers"
+        if where == number:
+            return f"{source!r} is a neuron of the same layer; {rule}"
+        if where is not None and where > number:
+            return f"{source!r} is a neuron of layers[{where - 1}], a later layer; {rule}"
+        return f"unknown neuron {source!r} (known: {', '.join(earlier)})"
+
+    def targets(self, node: Node, loss: str | None) -> tuple[tuple[str, float], ...]:
         entries = self.mapping(node, "targets")
         if entries is None:
             return ()
         if not entries:
             self.problem(node, "targets", "expected at least one target")
-        outputs = [n.name for n in layers[-1].neurons] if layers else []
+        # the last layer as written (None: no readable last layer, nothing to check against)
+        outputs = self.outputs
         found = []
         for key, (key_node, value_node) in entries.items():
             value = self.number(value_node, join("targets", key))
-            if layers and key not in outputs:
+            if outputs is not None and key not in outputs:
                 self.problem(key_node, join("targets", key),
                              f"{key!r} is not an output neuron (outputs: {', '.join(outputs)})")
                 continue
@@ -383,3 +449,30 @@ class Reader:
 
 def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def entry(node: Node, key: str) -> Node | None:
+    """The value under `key` in a mapping node, or None; for the pre-pass, which checks nothing."""
+    if not isinstance(node, MappingNode):
+        return None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return value_node
+    return None
+
+
+def names_in(node: Node | None) -> list[str]:
+    """The text keys of a mapping node as written, first occurrence only; no checks."""
+    if not isinstance(node, MappingNode):
+        return []
+    names: dict[str, None] = {}  # a dict keeps order and finds repeats fast in a big file
+    for key_node, _ in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.tag != MERGE_TAG \
+                and isinstance(scalar_value(key_node), str):
+            names.setdefault(key_node.value)
+    return list(names)
+
+
+def shown(text: str) -> str:
+    """`text` cut to a readable length for a message (a 5000-digit number, a pasted blob)."""
+    return text if len(text) <= 40 else text[:37] + "..."
