@@ -42,7 +42,9 @@ def main() -> None:
 def document_options(command: Callable) -> Callable:
     """The options every document command shares."""
     options = [
-        click.argument("spec", type=click.Path(dir_okay=False, path_type=Path)),
+        # Existence and kind are checked by derive itself, so that every problem with the
+        # spec reads the same way (derive: error: FILE: ...) and exits with code 2.
+        click.argument("spec", type=click.Path(path_type=Path)),
         click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="md",
                       show_default=True,
                       help="md: Markdown with $…$ math (GitHub, Jupyter); tex: a complete LaTeX "
@@ -61,19 +63,14 @@ def document_options(command: Callable) -> Callable:
 
 
 def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int) -> None:
-    from derive.api import document
-    from derive.output import write_atomic
+    from derive.api import write_document
 
     try:
-        if fmt == "pdf" and output is None:
-            raise DeriveError("-f pdf needs an output file: add -o FILE.pdf")
-        result = document(spec, fmt, digits, kind)
-        if output is not None:
-            write_atomic(output, result)
-        else:
-            click.echo(result, nl=False)
+        result = write_document(spec, fmt, digits, kind, output)
     except DeriveError as error:
         fail(error)
+    if result is not None:
+        click.echo(result, nl=False)
 
 
 @main.command(short_help="The worked answer key: every step, path, gradient and update.")
@@ -92,9 +89,6 @@ def worksheet(spec: Path, fmt: str, output: Path | None, digits: int) -> None:
     """Print the worksheet for SPEC: the network picture and given values, then
     numbered tasks (forward pass, loss, gradients, updates) with room for the answers.
     The answer key (derive solve) uses the same task numbers."""
-    if fmt == "json":
-        raise click.BadParameter("a worksheet has no JSON form; the JSON is the answer key "
-                                 "(derive solve -f json)", param_hint="'-f'")
     run("worksheet", spec, fmt, output, digits)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .derivation import derive
+from .errors import DeriveError, OutputError
 from .evaluate import evaluate
 from .network import build_network
+from .output import write_atomic
 from .render import render
 from .solution import Solution, build_solution
 from .spec import load_spec
@@ -35,3 +37,28 @@ def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solu
         from .pdf import compile_pdf  # only PDF users pay for the import
         return compile_pdf(render(solution, "tex", digits, kind))
     return render(solution, fmt, digits, kind)
+
+
+def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
+                   output: str | Path | None) -> str | None:
+    """Make the document and write it to `output` atomically; without `output`, return
+    it (as text) for standard output. Checks the request before any work is done."""
+    if kind == "worksheet" and fmt == "json":
+        raise DeriveError("a worksheet has no JSON form; the JSON is the answer key "
+                          "(derive solve -f json)")
+    if fmt == "pdf" and output is None:
+        raise DeriveError("-f pdf needs an output file: add -o FILE.pdf")
+    if output is not None and same_file(output, spec_path):
+        raise OutputError(f"refusing to write over the spec itself ({spec_path}); choose another -o")
+    result = document(spec_path, fmt, digits, kind)
+    if output is None:
+        return result if isinstance(result, str) else result.decode("utf-8")
+    write_atomic(output, result)
+    return None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False

@@ -32,9 +32,11 @@ class SpecError(DeriveError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.line or 0, p.path, p.message))
-        count = len(self.problems)
-        head = "1 problem" if count == 1 else f"{count} problems"
-        super().__init__(f"invalid spec ({head}):\n" + "\n".join(f"  {p}" for p in self.problems))
+        if len(self.problems) == 1:
+            super().__init__(str(self.problems[0]))
+        else:
+            super().__init__(f"{len(self.problems)} problems in the spec:\n"
+                             + "\n".join(f"  {p}" for p in self.problems))
 
 
 class NumericError(DeriveError):

@@ -16,7 +16,12 @@ TEMP_PREFIX = ".derive-tmp-"
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
-    target = Path(path)
+    """Write `data` to `path` via a temporary file and a rename.
+
+    A symlink is followed (its target is replaced, the link stays) and an existing
+    file keeps its permissions; a new file gets the usual 0644.
+    """
+    target = Path(path).resolve() if Path(path).is_symlink() else Path(path)
     folder = target.parent
     if not folder.is_dir():
         raise OutputError(f"cannot write {target}: folder {folder} does not exist")
@@ -32,7 +37,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
+        os.chmod(temp, target.stat().st_mode & 0o7777 if target.exists() else 0o644)
         os.replace(temp, target)
     except BaseException as err:
         Path(temp).unlink(missing_ok=True)

@@ -113,8 +113,9 @@ class HousePrinter(LatexPrinter):
     how a formula becomes its 'numbers substituted' line without SymPy evaluating it.
     """
 
-    def __init__(self, digits: int, values: dict[sympy.Symbol, float] | None = None) -> None:
-        super().__init__({"mul_symbol": "dot" if values else None})
+    def __init__(self, digits: int, values: dict[sympy.Symbol, object] | None = None) -> None:
+        numeric = any(not isinstance(v, sympy.Symbol) for v in (values or {}).values())
+        super().__init__({"mul_symbol": "dot" if numeric else None})
         self.digits = digits
         self.values = values or {}
 
@@ -124,7 +125,8 @@ class HousePrinter(LatexPrinter):
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         if expr in self.values:
-            return self.number(self.values[expr])
+            value = self.values[expr]
+            return value.name if isinstance(value, sympy.Symbol) else self.number(value)  # type: ignore[arg-type]
         return expr.name
 
     def _print_Float(self, expr: sympy.Float) -> str:
@@ -206,6 +208,7 @@ def broken_tex(parts: list[str], joiner: str, width: float | None) -> str:
     return (r" \\ &\qquad" + joiner).join(joiner.join(line) for line in lines)
 
 
+@lru_cache(maxsize=8192)
 def approx_width(tex: str) -> float:
     """Rough printed width of a LaTeX math string, in glyphs."""
     width, _ = _width(tex, 0)

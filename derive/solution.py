@@ -43,10 +43,14 @@ class Applied(NamedTuple):
 
 
 class Substituted(NamedTuple):
-    """`expr` with numbers printed in place of its symbols: the 'numbers' line."""
+    """`expr` with numbers (or other symbols) printed in place of its symbols.
+
+    With numbers it is the 'numbers substituted' line; with symbols it writes a
+    generic formula in one neuron's notation without rebuilding the SymPy tree.
+    """
 
     expr: object  # a SymPy expression or a LinearSum
-    values: dict[Symbol, float]
+    values: dict[Symbol, object]  # symbol -> float or Symbol
 
 
 # --- the steps -----------------------------------------------------------------------------
@@ -67,7 +71,7 @@ class ForwardLine(NamedTuple):
     a: Symbol
     activation: str
     applied: Applied  # f(z) by name
-    f_of_z: sympy.Expr  # f(z) written out, in this neuron's z
+    f_of_z: Substituted  # f(z) written out, in this neuron's z
     a_numbers: Substituted
     a_value: float
 
@@ -216,7 +220,7 @@ def given_of(derivation: Derivation, network: Network) -> Given:
                     "output" if i == len(network.layers) else "hidden")
                    for i, layer in enumerate(network.layers, 1))
     return Given(inputs, weights, biases, targets, predictions, LOSS_TEXT[network.loss],
-                 sympy.Eq(L, derivation.loss), network.learning_rate, layers,
+                 sympy.Eq(L, derivation.loss, evaluate=False), network.learning_rate, layers,
                  diagram_of(derivation, network))
 
 
@@ -275,9 +279,9 @@ def update_name(kind: str, source: str | None, neuron: str) -> str:
 def forward_line(f: Forward, v: dict[Symbol, float], task: str) -> ForwardLine:
     z_formula = LinearSum(f.terms, f.bias)
     used = {s: v[s] for pair in f.terms for s in pair} | {f.bias: v[f.bias]}
-    f_of_z = f.rule.shown.xreplace({Z: f.z})
     return ForwardLine(task, f.neuron.name, f.z, z_formula, Substituted(z_formula, used), v[f.z], f.a,
-                       f.rule.name, Applied(f.rule.name, f.z), f_of_z, Substituted(f_of_z, {f.z: v[f.z]}), v[f.a])
+                       f.rule.name, Applied(f.rule.name, f.z), Substituted(f.rule.shown, {Z: f.z}),
+                       Substituted(f.rule.shown, {Z: v[f.z]}), v[f.a])
 
 
 def backward_layer(derivation: Derivation, values: Values, number: int,

@@ -286,9 +286,6 @@ def test_directory_as_spec_exits_2_without_traceback(runner, in_tmp):
     assert not (in_tmp / "out.md").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: click.Path(dir_okay=False) rejects a directory itself, "
-                   "as a click usage error ('Error: Invalid value for 'SPEC': ... is a directory.'), "
-                   "before derive's own message; remove this mark when cli.py lets load_spec report it")
 def test_directory_as_spec_is_a_derive_error(runner, in_tmp):
     (in_tmp / "problems").mkdir()
     result = runner.invoke(main, ["solve", "problems"])
@@ -300,3 +297,27 @@ def test_output_folder_missing_is_a_clean_error(runner, in_tmp):
     assert_clean_failure(result)
     assert "does not exist" in result.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+def test_output_may_not_replace_the_spec(runner, in_tmp):
+    spec = in_tmp / "q2.yaml"
+    spec.write_text(Q2_PATH.read_text())
+    result = runner.invoke(main, ["solve", str(spec), "-o", str(spec)])
+    assert result.exit_code == 2
+    assert "spec itself" in result.stderr
+    assert spec.read_text() == Q2_PATH.read_text()
+
+
+def test_worksheet_json_is_a_derive_error(runner, in_tmp):
+    result = runner.invoke(main, ["worksheet", str(Q2_PATH), "-f", "json"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("derive: error:") and "answer key" in result.stderr
+
+
+def test_existing_output_keeps_its_permissions(runner, in_tmp):
+    out = in_tmp / "key.md"
+    out.write_text("old")
+    out.chmod(0o600)
+    assert runner.invoke(main, ["solve", str(Q2_PATH), "-o", str(out)]).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert out.read_text().startswith("# Question 2")
