@@ -2,17 +2,21 @@
 
 Each file is written to a hidden temporary file in the same folder and renamed over
 its final name: a rename within a folder is atomic, so the final name holds either
-the old content or the complete new one, even if the process is killed.
+the old content or the complete new one, even if the process is killed. A killed
+run can leave only its hidden temporary file, which carries the writer's process id;
+the next run in that folder removes those whose writer is gone.
 """
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from .errors import OutputError
 
 TEMP_PREFIX = ".derive-tmp-"
+TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-")
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -27,9 +31,10 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         raise OutputError(f"cannot write {target}: folder {folder} does not exist")
     if target.is_dir():
         raise OutputError(f"cannot write {target}: it is a folder")
+    clean_stale_temporaries(folder)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+        fd, temp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=folder)
     except OSError as err:
         raise OutputError(f"cannot write in {folder}: {err.strerror}") from None
     try:
@@ -47,6 +52,20 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
 
 
 def clean_stale_temporaries(folder: str | Path) -> None:
-    """Remove temporary files a killed earlier run left behind."""
+    """Remove temporary files left by killed runs (their writer process is gone)."""
     for stray in Path(folder).glob(TEMP_PREFIX + "*"):
-        stray.unlink(missing_ok=True)
+        match = TEMP_NAME.match(stray.name)
+        if match and not process_alive(int(match.group(1))):
+            stray.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    return True
