@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .derivation import derive
-from .errors import DeriveError, OutputError
+from .derivation import MAX_PATHS, derive
+from .errors import DeriveError, OutputError, SpecError
 from .evaluate import evaluate
 from .network import build_network
 from .output import write_atomic
@@ -17,22 +17,25 @@ from .solution import Solution, build_solution
 from .spec import load_spec
 
 
-def solve(spec_path: str | Path) -> Solution:
+def solve(spec_path: str | Path, max_paths: int = MAX_PATHS) -> Solution:
     """Read, derive and evaluate the spec at `spec_path`: the whole worked answer."""
     network = build_network(load_spec(spec_path))
-    derivation = derive(network)
-    return build_solution(derivation, evaluate(derivation))
+    try:
+        derivation = derive(network, max_paths)
+        return build_solution(derivation, evaluate(derivation))
+    except SpecError:
+        raise
+    except DeriveError as error:  # name the file, as spec errors do
+        raise type(error)(f"{spec_path}: {error}") from None
 
 
-DOCUMENTS = ("solution", "worksheet")
-
-
-def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solution") -> str | bytes:
+def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solution",
+             max_paths: int = MAX_PATHS) -> str | bytes:
     """The answer key (`kind` "solution") or worksheet for `spec_path`.
 
     Markdown, LaTeX and JSON come back as text, a PDF as bytes.
     """
-    solution = solve(spec_path)
+    solution = solve(spec_path, max_paths)
     if fmt == "pdf":
         from .pdf import compile_pdf  # only PDF users pay for the import
         return compile_pdf(render(solution, "tex", digits, kind))
@@ -40,7 +43,7 @@ def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solu
 
 
 def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
-                   output: str | Path | None) -> str | None:
+                   output: str | Path | None, max_paths: int = MAX_PATHS) -> str | None:
     """Make the document and write it to `output` atomically; without `output`, return
     it (as text) for standard output. Checks the request before any work is done."""
     if kind == "worksheet" and fmt == "json":
@@ -50,7 +53,7 @@ def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
         raise DeriveError("-f pdf needs an output file: add -o FILE.pdf")
     if output is not None and same_file(output, spec_path):
         raise OutputError(f"refusing to write over the spec itself ({spec_path}); choose another -o")
-    result = document(spec_path, fmt, digits, kind)
+    result = document(spec_path, fmt, digits, kind, max_paths)
     if output is None:
         return result if isinstance(result, str) else result.decode("utf-8")
     write_atomic(output, result)

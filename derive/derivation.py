@@ -25,7 +25,7 @@ from .spec import Activation
 Z = Symbol("z")  # the generic argument of an activation
 A = Symbol("a")  # the generic output of an activation, for the convenient forms
 L = Symbol("L")  # the loss
-MAX_PATHS_PER_PARAMETER = 256  # beyond this no one writes the paths out by hand
+MAX_PATHS = 256  # default limit of paths per parameter: beyond this no one writes them out
 
 
 class ActivationRule(NamedTuple):
@@ -181,14 +181,15 @@ class Derivation:
     gradients: tuple[Gradient, ...]  # spec order
 
 
-def derive(network: Network) -> Derivation:
+def derive(network: Network, max_paths: int = MAX_PATHS) -> Derivation:
     """Build the symbolic working for `network` (its values are not looked at)."""
-    return Builder(network).build()
+    return Builder(network, max_paths).build()
 
 
 class Builder:
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, max_paths: int = MAX_PATHS) -> None:
         self.network = network
+        self.max_paths = max_paths
         self.symbols: dict[str, Symbol] = {}
         self.locals: dict[tuple[Symbol, Symbol], Local] = {}
         self.path_cache: dict[str, tuple[tuple[Local, ...], ...]] = {}
@@ -274,10 +275,12 @@ class Builder:
             counts[neuron.name] = (neuron.name in targeted) + sum(
                 counts[c] for c in self.network.consumers[neuron.name])
         worst = max(counts.values())
-        if worst > MAX_PATHS_PER_PARAMETER:
+        if worst > self.max_paths:
             raise DeriveError(
-                f"a parameter of this network has {worst} chain-rule paths (the limit is "
-                f"{MAX_PATHS_PER_PARAMETER}); the path-by-path working would be too long to read")
+                f"a parameter of this network has {worst} chain-rule paths and the limit is "
+                f"{self.max_paths}: written out path by path, the working would run to thousands "
+                "of lines. Use a smaller network, or raise the limit with --max-paths "
+                "if you really want it")
 
     def paths_from(self, name: str) -> tuple[tuple[Local, ...], ...]:
         """Every chain from L down to z of neuron `name`, as factors from the loss end."""

@@ -321,3 +321,12 @@ def test_existing_output_keeps_its_permissions(runner, in_tmp):
     assert runner.invoke(main, ["solve", str(Q2_PATH), "-o", str(out)]).exit_code == 0
     assert out.stat().st_mode & 0o777 == 0o600
     assert out.read_text().startswith("# Question 2")
+
+
+def test_too_many_paths_is_refused_with_the_limit_and_how_to_raise_it(runner, in_tmp):
+    deep = Q2_PATH.parent / "deep_34442.yaml"  # 32 paths per first-layer parameter (4*4*2)
+    result = runner.invoke(main, ["solve", str(deep), "--max-paths", "31", "-o", "out.md"])
+    assert result.exit_code == 2
+    assert "deep_34442.yaml" in result.stderr and "32 chain-rule paths" in result.stderr
+    assert "--max-paths" in result.stderr and not (in_tmp / "out.md").exists()
+    assert runner.invoke(main, ["solve", str(deep), "--max-paths", "32"]).exit_code == 0
