@@ -2,7 +2,9 @@
 
 The floor is `python -c "import sympy, jinja2, click, yaml"`, measured in the same
 run, interleaved with the commands under test so that machine noise hits both alike.
-Reports the median of N runs of each and the ratio to the floor.
+Reports, per case, the median and minimum wall time of N runs and the median CPU time
+(user + system of the child, less sensitive to other load on a shared machine), each
+as a ratio to the floor.
 
     python benchmarks/bench_solve.py            # q2 and a 3-4-4-2 sigmoid network
     python benchmarks/bench_solve.py --runs 31
@@ -10,6 +12,7 @@ Reports the median of N runs of each and the ratio to the floor.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -38,10 +41,15 @@ def network_3442() -> str:
     return "\n".join(lines) + "\n"
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run of `command`."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{command} failed")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -61,15 +69,20 @@ def main() -> None:
         }
         for command in cases.values():  # warm the OS file cache (and derive's template cache)
             timed(command)
-        times: dict[str, list[float]] = {name: [] for name in cases}
+        walls: dict[str, list[float]] = {name: [] for name in cases}
+        cpus: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.runs):
             for name, command in cases.items():
-                times[name].append(timed(command))
-    floor = statistics.median(times["floor"])
-    print(f"{'case':<16}{'median s':>10}{'min s':>9}{'x floor':>9}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:<16}{median:>10.3f}{min(values):>9.3f}{median / floor:>9.2f}")
+                wall, cpu = timed(command)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+    base = {"median": statistics.median(walls["floor"]), "min": min(walls["floor"]),
+            "cpu": statistics.median(cpus["floor"])}
+    print(f"{'case':<16}{'median s':>9}{'ratio':>7}{'min s':>8}{'ratio':>7}{'cpu s':>8}{'ratio':>7}")
+    for name in cases:
+        median, least, cpu = statistics.median(walls[name]), min(walls[name]), statistics.median(cpus[name])
+        print(f"{name:<16}{median:>9.3f}{median / base['median']:>7.2f}{least:>8.3f}"
+              f"{least / base['min']:>7.2f}{cpu:>8.3f}{cpu / base['cpu']:>7.2f}")
 
 
 if __name__ == "__main__":
