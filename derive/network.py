@@ -6,7 +6,7 @@ walks backwards). No numbers are computed here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
@@ -75,23 +75,6 @@ class Network:
     def weight(self, source: str, neuron: str) -> Parameter:
         """The weight on the edge source -> neuron."""
         return next(w for w in self.units[neuron].weights if w.source == source)
-
-    def layer_of(self, neuron: str) -> tuple[Unit, ...]:
-        return self.layers[self.units[neuron].layer - 1]
-
-    def with_values(self, values: dict[str, float]) -> Network:
-        """The same network with parameter values replaced (keyed by Parameter.key)."""
-        layers = tuple(
-            tuple(
-                n._replace(
-                    weights=tuple(w._replace(value=values.get(w.key, w.value)) for w in n.weights),
-                    bias=n.bias._replace(value=values.get(n.bias.key, n.bias.value)),
-                )
-                for n in layer
-            )
-            for layer in self.layers
-        )
-        return replace(self, layers=layers)
 
 
 def index_text(*indices: int) -> str:

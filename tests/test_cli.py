@@ -7,48 +7,26 @@ Expected line numbers were counted by hand from Q2 below (line 1 is the comment)
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `pytest` as well as `python -m pytest` from the repository
-    sys.path.insert(0, str(ROOT))
 
-from cli import main  # noqa: E402
+from canonical import CANONICAL, VALID_ACTIVATIONS, VALID_LOSSES
+
+from cli import main
 
 Q2_PATH = ROOT / "problems" / "q2.yaml"
 
 # problems/q2.yaml as it was when these tests were written: the canonical spec with a
 # comment on line 1, so every line below is one more than in DESIGN.md.
-Q2 = """\
-# Seed 002, "Question 2": the 3-2-2-1 network worked by hand (ReLU, sigmoid, sigmoid).
-title: "Question 2"
-inputs: {x1: 6, x2: 2, x3: 5}
-layers:
-  - activation: relu
-    neurons:
-      h1: {bias: 0.01, weights: {x1: 0.42, x2: 0.72, x3: 0.21}}
-      h2: {bias: 0.01, weights: {x1: 0.11, x2: 0.30, x3: 0.65}}
-  - activation: sigmoid
-    neurons:
-      g1: {bias: 0.05, weights: {h1: 0.17, h2: 0.29}}
-      g2: {bias: 0.05, weights: {h1: 0.91, h2: 0.90}}
-  - activation: sigmoid
-    neurons:
-      o: {bias: 0.08, weights: {g1: 0.61, g2: 0.39}}
-targets: {o: 1}
-loss: half_squared_error
-learning_rate: 0.7
-"""
+Q2 = '# Seed 002, "Question 2": the 3-2-2-1 network worked by hand (ReLU, sigmoid, sigmoid).\n' + CANONICAL
 # Lines: 1 comment  2 title  3 inputs  4 layers  5 relu  6 neurons  7 h1  8 h2
 # 9 sigmoid  10 neurons  11 g1  12 g2  13 sigmoid  14 neurons  15 o  16 targets
 # 17 loss  18 learning_rate  (19: a line appended at the end)
 
-VALID_ACTIVATIONS = "linear, sigmoid, tanh, relu, leaky_relu, softplus, softmax"
-VALID_LOSSES = "squared_error, half_squared_error, mean_squared_error, binary_cross_entropy, cross_entropy"
 
 
 def edit(old: str, new: str) -> str:

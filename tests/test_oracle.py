@@ -9,29 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-
+from canonical import CANONICAL
 from oracle import fd_gradients, forward, loss, parameters, sympy_gradients
 from random_specs import ACTIVATIONS, KINK_MARGIN, random_spec
 
-Q2_YAML = """
-title: "Question 2"
-inputs: {x1: 6, x2: 2, x3: 5}
-layers:
-  - activation: relu
-    neurons:
-      h1: {bias: 0.01, weights: {x1: 0.42, x2: 0.72, x3: 0.21}}
-      h2: {bias: 0.01, weights: {x1: 0.11, x2: 0.30, x3: 0.65}}
-  - activation: sigmoid
-    neurons:
-      g1: {bias: 0.05, weights: {h1: 0.17, h2: 0.29}}
-      g2: {bias: 0.05, weights: {h1: 0.91, h2: 0.90}}
-  - activation: sigmoid
-    neurons:
-      o: {bias: 0.08, weights: {g1: 0.61, g2: 0.39}}
-targets: {o: 1}
-loss: half_squared_error
-learning_rate: 0.7
-"""
+Q2_YAML = CANONICAL
 
 SEED000_YAML = """
 title: "Seed 000"

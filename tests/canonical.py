@@ -1,0 +1,29 @@
+"""Spec texts shared by several test modules."""
+
+# DESIGN.md, "Spec v1 — the canonical form", verbatim.
+# Line numbers, counted by hand:
+#  1 title   2 inputs   3 layers   4 relu   5 neurons   6 h1   7 h2
+#  8 sigmoid   9 neurons   10 g1   11 g2   12 sigmoid   13 neurons   14 o
+# 15 targets   16 loss   17 learning_rate   (18: just past the end)
+CANONICAL = """\
+title: "Question 2"
+inputs: {x1: 6, x2: 2, x3: 5}
+layers:
+  - activation: relu
+    neurons:
+      h1: {bias: 0.01, weights: {x1: 0.42, x2: 0.72, x3: 0.21}}
+      h2: {bias: 0.01, weights: {x1: 0.11, x2: 0.30, x3: 0.65}}
+  - activation: sigmoid
+    neurons:
+      g1: {bias: 0.05, weights: {h1: 0.17, h2: 0.29}}
+      g2: {bias: 0.05, weights: {h1: 0.91, h2: 0.90}}
+  - activation: sigmoid
+    neurons:
+      o: {bias: 0.08, weights: {g1: 0.61, g2: 0.39}}
+targets: {o: 1}
+loss: half_squared_error
+learning_rate: 0.7
+"""
+
+VALID_ACTIVATIONS = "linear, sigmoid, tanh, relu, leaky_relu, softplus, softmax"
+VALID_LOSSES = "squared_error, half_squared_error, mean_squared_error, binary_cross_entropy, cross_entropy"
