@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import mpmath
 from sympy import Symbol
@@ -19,6 +20,9 @@ from sympy import Symbol
 from .derivation import Derivation, Local
 from .errors import NumericError
 from .network import Network
+from .rounding import by_hand
+
+Keep = Callable[[mpmath.mpf], mpmath.mpf]  # what is carried on from a computed value
 
 BASE_BITS = 96  # a double's 53 bits plus room for cancellation in sums and 1 - a
 MAX_BITS = 8192  # covers |z| up to about 5600; beyond that a saturated output is exact 0 or 1
@@ -34,18 +38,26 @@ class Values:
     updated: dict[str, float]  # parameter key -> value after one SGD step
 
 
-def evaluate(derivation: Derivation, network: Network | None = None) -> Values:
+POLICIES = ("exact", "by-hand")
+
+
+def evaluate(derivation: Derivation, network: Network | None = None, policy: str = "exact",
+             digits: int = 4) -> Values:
     """All numbers for one forward/backward/update step.
 
     `network` gives the values (defaults to the one derived from); it must have the
-    derivation's topology.
+    derivation's topology. With policy "exact" every value is carried in full
+    precision; with "by-hand" every value the working shows is rounded to `digits`
+    (as displayed) and the next step is computed from the rounded value, as a
+    student does on paper.
     """
     network = network or derivation.network
+    keep = (lambda value: by_hand(value, digits)) if policy == "by-hand" else (lambda value: value)
     with mpmath.workprec(BASE_BITS):
-        largest_z = max(abs(v) for v in forward(derivation, network).values())
+        largest_z = max(abs(v) for v in forward(derivation, network, keep).values())
     bits = min(MAX_BITS, BASE_BITS + math.ceil(1.45 * float(largest_z)))
     with mpmath.workprec(bits):
-        return step_values(derivation, network)
+        return step_values(derivation, network, keep)
 
 
 def given_values(derivation: Derivation, network: Network) -> dict[Symbol, mpmath.mpf]:
@@ -57,7 +69,7 @@ def given_values(derivation: Derivation, network: Network) -> dict[Symbol, mpmat
     return values
 
 
-def forward(derivation: Derivation, network: Network,
+def forward(derivation: Derivation, network: Network, keep: Keep,
             values: dict[Symbol, mpmath.mpf] | None = None) -> dict[Symbol, mpmath.mpf]:
     """Every z and a, layer by layer, added into `values`; returns the z values."""
     values = given_values(derivation, network) if values is None else values
@@ -65,17 +77,17 @@ def forward(derivation: Derivation, network: Network,
     for layer in derivation.forward:
         for step in layer:
             z = mpmath.fsum([values[w] * values[a] for w, a in step.terms] + [values[step.bias]])
-            values[step.z] = zs[step.z] = check(z, f"z of neuron {step.neuron.name!r}")
-            values[step.a] = check(step.rule.f(z), f"the activation of neuron {step.neuron.name!r}")
+            z = values[step.z] = zs[step.z] = keep(check(z, f"z of neuron {step.neuron.name!r}"))
+            values[step.a] = keep(check(step.rule.f(z), f"the activation of neuron {step.neuron.name!r}"))
     return zs
 
 
-def step_values(derivation: Derivation, network: Network) -> Values:
+def step_values(derivation: Derivation, network: Network, keep: Keep) -> Values:
     values = given_values(derivation, network)
-    forward(derivation, network, values)
+    forward(derivation, network, keep, values)
     check_loss_domain(derivation, network, values)
-    loss = derivation.loss_fn(*[values[s] for s in derivation.loss_args])
-    local_values = {(f.num, f.den): local_value(f, values) for f in derivation.locals}
+    loss = keep(derivation.loss_fn(*[values[s] for s in derivation.loss_args]))
+    local_values = {(f.num, f.den): keep(local_value(f, values)) for f in derivation.locals}
 
     paths: dict[str, tuple[float, ...]] = {}
     gradients: dict[str, float] = {}
@@ -83,13 +95,13 @@ def step_values(derivation: Derivation, network: Network) -> Values:
     eta = mpmath.mpf(network.learning_rate)
     for gradient in derivation.gradients:
         key = gradient.parameter.key
-        products = [mpmath.fprod(local_values[(f.num, f.den)] for f in path.factors)
+        products = [keep(mpmath.fprod(local_values[(f.num, f.den)] for f in path.factors))
                     for path in gradient.paths]
-        total = mpmath.fsum(products)
+        total = keep(mpmath.fsum(products))
         paths[key] = tuple(number(p) for p in products)
         gradients[key] = number(check(total, f"the gradient of {key}", double=True))
-        updated[key] = number(check(values[gradient.symbol] - eta * total, f"the update of {key}",
-                                    double=True))
+        updated[key] = number(keep(check(values[gradient.symbol] - eta * total,
+                                         f"the update of {key}", double=True)))
     return Values({s: number(v) for s, v in values.items()}, number(check(loss, "the loss", double=True)),
                   {k: number(v) for k, v in local_values.items()}, paths, gradients, updated)
 

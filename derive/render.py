@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,6 +19,7 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 
 from .errors import RenderError
+from .rounding import rounded
 from .solution import Applied, Diagram, LinearSum, Partial, Solution, Substituted
 
 FORMATS = ("md", "tex", "json")
@@ -61,42 +61,13 @@ class Shown(NamedTuple):
         return self.mantissa.startswith("-")
 
 
-LARGE = Decimal("1e10")  # from here on, digits before the point are noise to a reader
-
-
 def format_number(value: float, digits: int) -> Shown:
-    """Round half away from zero to `digits` decimal places, trailing zeros dropped.
-
-    The decimal starts from the shortest repr of the float (what the user typed, e.g.
-    2.675), not its binary expansion, so it rounds the way a hand calculation does.
-    A value that is not zero but would show as 0 is given in scientific form with
-    `digits` significant digits instead, since "0.0000" would be misleading; so is a
-    value of 10^10 or more, whose integer digits no one reads.
-    """
-    if value == 0:
-        return Shown("0")
-    if isinstance(value, float):
-        exact = Decimal(repr(value))
-    else:  # an mpmath value beyond a double's range (see evaluate.number)
-        exact = Decimal(mpmath.nstr(value, 17, min_fixed=1, max_fixed=0))
-    if abs(exact) >= LARGE:
-        return scientific(exact, digits)
-    rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    if rounded != 0:
-        return Shown(strip_zeros(f"{rounded:f}"))
-    return scientific(exact, digits)
-
-
-def scientific(exact: Decimal, digits: int) -> Shown:
-    """`digits` significant digits, rounded half away from zero, as mantissa x 10^exponent."""
-    exponent = exact.adjusted()
-    with localcontext() as context:
-        context.prec = digits + 30
-        mantissa = exact.scaleb(-exponent).quantize(Decimal(1).scaleb(-(digits - 1)),
-                                                    rounding=ROUND_HALF_UP)
-    if abs(mantissa) >= 10:  # 9.9996 rounded up to 10.000
-        mantissa, exponent = mantissa / 10, exponent + 1
-    return Shown(strip_zeros(f"{mantissa:f}"), exponent)
+    """A value as displayed, by the rule of derive.rounding; trailing zeros dropped."""
+    decimal, scientific = rounded(value, digits)
+    if not scientific:
+        return Shown(strip_zeros(f"{decimal:f}"))
+    exponent = decimal.adjusted()
+    return Shown(strip_zeros(f"{decimal.scaleb(-exponent):f}"), exponent)
 
 
 def strip_zeros(text: str) -> str:
