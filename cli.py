@@ -56,6 +56,10 @@ def document_options(command: Callable) -> Callable:
         click.option("--digits", type=click.IntRange(1, 12), default=4, show_default=True,
                      help="Decimal places shown (rounded half away from zero); values are "
                           "always computed in full precision."),
+        click.option("--rounding", type=click.Choice(["exact", "by-hand"]), default="exact",
+                     show_default=True,
+                     help="exact: carry full precision, show rounded values; by-hand: round every "
+                          "shown value and compute the next step from it, as on paper."),
         click.option("--max-paths", type=click.IntRange(1), default=256, show_default=True,
                      help="Refuse networks where a parameter has more chain-rule paths than "
                           "this: their working would be too long to read."),
@@ -65,11 +69,12 @@ def document_options(command: Callable) -> Callable:
     return command
 
 
-def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, max_paths: int) -> None:
+def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, rounding: str,
+        max_paths: int) -> None:
     from derive.api import write_document
 
     try:
-        result = write_document(spec, fmt, digits, kind, output, max_paths)
+        result = write_document(spec, fmt, digits, kind, output, max_paths, rounding)
     except DeriveError as error:
         fail(error)
     if result is not None:
@@ -78,21 +83,23 @@ def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, max_p
 
 @main.command(short_help="The worked answer key: every step, path, gradient and update.")
 @document_options
-def solve(spec: Path, fmt: str, output: Path | None, digits: int, max_paths: int) -> None:
+def solve(spec: Path, fmt: str, output: Path | None, digits: int, rounding: str,
+          max_paths: int) -> None:
     """Print the complete worked solution of SPEC: the given network, the forward pass
     (formula, numbers, value for every z and a), the loss, the backward pass (every
     chain-rule path to every weight and bias, the multi-path sums at hidden layers),
     every update, and a summary table."""
-    run("solution", spec, fmt, output, digits, max_paths)
+    run("solution", spec, fmt, output, digits, rounding, max_paths)
 
 
 @main.command(short_help="The same problem without answers, with numbered tasks.")
 @document_options
-def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, max_paths: int) -> None:
+def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, rounding: str,
+              max_paths: int) -> None:
     """Print the worksheet for SPEC: the network picture and given values, then
     numbered tasks (forward pass, loss, gradients, updates) with room for the answers.
     The answer key (derive solve) uses the same task numbers."""
-    run("worksheet", spec, fmt, output, digits, max_paths)
+    run("worksheet", spec, fmt, output, digits, rounding, max_paths)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,14 @@ from .solution import Solution, build_solution
 from .spec import load_spec
 
 
-def solve(spec_path: str | Path, max_paths: int = MAX_PATHS) -> Solution:
+def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exact",
+          digits: int = 4) -> Solution:
     """Read, derive and evaluate the spec at `spec_path`: the whole worked answer."""
     network = build_network(load_spec(spec_path))
     try:
         derivation = derive(network, max_paths)
-        return build_solution(derivation, evaluate(derivation))
+        values = evaluate(derivation, policy=policy, digits=digits)
+        return build_solution(derivation, values, policy=policy)
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do
@@ -30,12 +32,12 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS) -> Solution:
 
 
 def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solution",
-             max_paths: int = MAX_PATHS) -> str | bytes:
+             max_paths: int = MAX_PATHS, policy: str = "exact") -> str | bytes:
     """The answer key (`kind` "solution") or worksheet for `spec_path`.
 
     Markdown, LaTeX and JSON come back as text, a PDF as bytes.
     """
-    solution = solve(spec_path, max_paths)
+    solution = solve(spec_path, max_paths, policy, digits)
     if fmt == "pdf":
         from .pdf import compile_pdf  # only PDF users pay for the import
         return compile_pdf(render(solution, "tex", digits, kind))
@@ -43,7 +45,8 @@ def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solu
 
 
 def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
-                   output: str | Path | None, max_paths: int = MAX_PATHS) -> str | None:
+                   output: str | Path | None, max_paths: int = MAX_PATHS,
+                   policy: str = "exact") -> str | None:
     """Make the document and write it to `output` atomically; without `output`, return
     it (as text) for standard output. Checks the request before any work is done."""
     if kind == "worksheet" and fmt == "json":
@@ -53,7 +56,7 @@ def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
         raise DeriveError("-f pdf needs an output file: add -o FILE.pdf")
     if output is not None and same_file(output, spec_path):
         raise OutputError(f"refusing to write over the spec itself ({spec_path}); choose another -o")
-    result = document(spec_path, fmt, digits, kind, max_paths)
+    result = document(spec_path, fmt, digits, kind, max_paths, policy)
     if output is None:
         return result if isinstance(result, str) else result.decode("utf-8")
     write_atomic(output, result)

@@ -38,6 +38,7 @@ class ActivationRule(NamedTuple):
     convenient: sympy.Expr  # f'(z) in the form worked by hand, in a (and z)
     f: Callable[..., mpmath.mpf]
     df: Callable[..., mpmath.mpf]
+    convenient_fn: Callable[..., mpmath.mpf]  # of (a, z): what a student computes by hand
     slope: float | None = None
 
 
@@ -75,7 +76,7 @@ def activation_rule(activation: Activation) -> ActivationRule:
     derivative = sympy.diff(definition, Z)
     return ActivationRule(activation.name, definition, derivative, shown, convenient,
                           compile_numeric((Z,), definition), compile_numeric((Z,), derivative),
-                          activation.slope)
+                          compile_numeric((A, Z), convenient), activation.slope)
 
 
 LOSS_TEXT = {
@@ -145,6 +146,10 @@ class Local(NamedTuple):
     args: tuple[Symbol, ...]  # the symbols its value is computed from
     compute: Callable[..., mpmath.mpf]  # numeric value from those symbols' values (SymPy-derived)
     activation: str | None = None  # for activation factors: the activation's name
+    # By hand, a student evaluates the written formula (a(1 - a)) with the rounded
+    # values on the page; equal to `compute` in exact arithmetic (the tests check it).
+    hand_args: tuple[Symbol, ...] = ()
+    hand: Callable[..., mpmath.mpf] | None = None
 
 
 class Path(NamedTuple):
@@ -249,7 +254,8 @@ class Builder:
 
         def make() -> Local:
             formula = rule.convenient.xreplace({A: a, Z: z})
-            return Local("activation", a, z, formula, (z,), rule.df, rule.name)
+            return Local("activation", a, z, formula, (z,), rule.df, rule.name, (a, z),
+                         rule.convenient_fn)
         return self.local(a, z, make)
 
     def linear_local(self, kind: str, neuron: str, den: Symbol, role: str,

@@ -57,7 +57,7 @@ def evaluate(derivation: Derivation, network: Network | None = None, policy: str
         largest_z = max(abs(v) for v in forward(derivation, network, keep).values())
     bits = min(MAX_BITS, BASE_BITS + math.ceil(1.45 * float(largest_z)))
     with mpmath.workprec(bits):
-        return step_values(derivation, network, keep)
+        return step_values(derivation, network, keep, policy)
 
 
 def given_values(derivation: Derivation, network: Network) -> dict[Symbol, mpmath.mpf]:
@@ -82,12 +82,13 @@ def forward(derivation: Derivation, network: Network, keep: Keep,
     return zs
 
 
-def step_values(derivation: Derivation, network: Network, keep: Keep) -> Values:
+def step_values(derivation: Derivation, network: Network, keep: Keep, policy: str) -> Values:
     values = given_values(derivation, network)
     forward(derivation, network, keep, values)
     check_loss_domain(derivation, network, values)
     loss = keep(derivation.loss_fn(*[values[s] for s in derivation.loss_args]))
-    local_values = {(f.num, f.den): keep(local_value(f, values)) for f in derivation.locals}
+    by_hand = policy == "by-hand"
+    local_values = {(f.num, f.den): keep(local_value(f, values, by_hand)) for f in derivation.locals}
 
     paths: dict[str, tuple[float, ...]] = {}
     gradients: dict[str, float] = {}
@@ -137,8 +138,11 @@ def check_loss_domain(derivation: Derivation, network: Network,
                 "sigmoid output, or values that do not saturate it")
 
 
-def local_value(factor: Local, values: dict[Symbol, mpmath.mpf]) -> mpmath.mpf:
-    value = factor.compute(*[values[s] for s in factor.args])
+def local_value(factor: Local, values: dict[Symbol, mpmath.mpf], by_hand: bool) -> mpmath.mpf:
+    if by_hand and factor.hand is not None:
+        value = factor.hand(*[values[s] for s in factor.hand_args])
+    else:
+        value = factor.compute(*[values[s] for s in factor.args])
     return check(value, f"d{factor.num}/d{factor.den}")
 
 

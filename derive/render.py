@@ -398,8 +398,10 @@ def render_json(solution: Solution, digits: int) -> str:
             parameters.append(entry)
         steps.append({"forward": forward, "loss": step.loss.value,
                       "outputs": dict(step.outputs), "parameters": parameters})
+    scope = ("every shown value is rounded and the next step computed from it"
+             if solution.policy == "by-hand" else "display only; every value is computed in full precision")
     document = {"title": solution.title, "format": "derive-answer-key/1",
-                "rounding": {"digits": digits, "rule": ROUNDING_RULE,
-                             "scope": "display only; every value is computed in full precision"},
+                "rounding": {"digits": digits, "rule": ROUNDING_RULE, "policy": solution.policy,
+                             "scope": scope},
                 "learning_rate": solution.given.eta, "steps": steps}
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"

@@ -195,14 +195,16 @@ class Solution:
     title: str
     given: Given
     steps: tuple[Step, ...]
+    policy: str = "exact"  # rounding policy the values were computed with (evaluate.POLICIES)
 
 
 # --- building ------------------------------------------------------------------------------
 
-def build_solution(derivation: Derivation, values: Values, network: Network | None = None) -> Solution:
+def build_solution(derivation: Derivation, values: Values, network: Network | None = None,
+                   policy: str = "exact") -> Solution:
     network = network or derivation.network
     return Solution(network.title, given_of(derivation, network),
-                    (step_of(derivation, values, network),))
+                    (step_of(derivation, values, network),), policy)
 
 
 def given_of(derivation: Derivation, network: Network) -> Given:
