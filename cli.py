@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import click
 
@@ -100,6 +100,52 @@ def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, rounding: 
     numbered tasks (forward pass, loss, gradients, updates) with room for the answers.
     The answer key (derive solve) uses the same task numbers."""
     run("worksheet", spec, fmt, output, digits, rounding, max_paths)
+
+
+@main.command(short_help="Seeded random variants, each with worksheet and key; LMS export.")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("-n", "--variants", type=click.IntRange(1, 10_000), default=30, show_default=True,
+              help="How many variants to make.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Variant k of seed s is always the same, however many variants are made.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("exam"),
+              show_default=True, help="Folder to write into (created if missing).")
+@click.option("--pdf/--no-pdf", default=None,
+              help="Compile PDFs (default: when TeX Live is installed).")
+@click.option("--digits", type=click.IntRange(1, 12), default=4, show_default=True,
+              help="Decimal places shown and asked for.")
+@click.option("--rounding", type=click.Choice(["exact", "by-hand"]), default="exact", show_default=True,
+              help="The keys' rounding policy; tolerances accept either policy's answer.")
+@click.option("--force", is_flag=True, help="Replace files of an earlier exam in the folder.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def exam(spec: Path, variants: int, seed: int, output: Path, pdf: bool | None, digits: int,
+         rounding: str, force: bool, quiet: bool) -> None:
+    """Make VARIANTS versions of SPEC (a spec whose values are draws such as
+    {uniform: [-1, 1], decimals: 2}), each with its worksheet and key (Markdown, LaTeX,
+    JSON, and PDFs), combined key and worksheet documents for printing, answers.json,
+    answers.csv and moodle.xml (Moodle quiz, one Cloze question per variant)."""
+    from derive.api import write_exam_folder
+
+    show = not quiet and sys.stderr.isatty()
+    try:
+        written = write_exam_folder(spec, variants, seed, output, digits, rounding, pdf, force,
+                                    progress(show), lambda note: click.echo(note, err=True))
+    except DeriveError as error:
+        fail(error)
+    if not quiet:
+        click.echo(f"derive: wrote {len(written)} files to {output}", err=True)
+
+
+def progress(show: bool) -> Callable | None:
+    """A progress bar over variant numbers, on a terminal only."""
+    if not show:
+        return None
+
+    def bar(numbers: Iterator[int]) -> Iterator[int]:
+        items = list(numbers)
+        with click.progressbar(items, label="variants", file=sys.stderr) as shown:
+            yield from shown
+    return bar
 
 
 if __name__ == "__main__":

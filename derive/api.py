@@ -6,21 +6,27 @@ so a failure at any stage leaves no file behind.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from .derivation import MAX_PATHS, derive
-from .errors import DeriveError, OutputError, SpecError
+from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import evaluate
 from .network import build_network
 from .output import write_atomic
 from .render import render
 from .solution import Solution, build_solution
-from .spec import load_spec
+from .spec import has_draws, load_spec
 
 
 def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exact",
           digits: int = 4) -> Solution:
     """Read, derive and evaluate the spec at `spec_path`: the whole worked answer."""
-    network = build_network(load_spec(spec_path))
+    spec = load_spec(spec_path)
+    if has_draws(spec):
+        raise SpecError([Problem(str(spec_path), None, "", "the spec draws random values (it is an "
+                                 "exam template); make variants of it with: derive exam "
+                                 f"{spec_path} --variants N --seed S -o FOLDER")])
+    network = build_network(spec)
     try:
         derivation = derive(network, max_paths)
         values = evaluate(derivation, policy=policy, digits=digits)
@@ -68,3 +74,20 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return Path(a).resolve() == Path(b).resolve()
     except OSError:
         return False
+
+
+def write_exam_folder(spec_path: str | Path, variants: int, seed: int, folder: str | Path,
+                      digits: int = 4, policy: str = "exact", pdf: bool | None = None,
+                      force: bool = False, progress: Callable | None = None,
+                      note: Callable[[str], None] | None = None) -> list[Path]:
+    """Draw, solve, render and write an exam; PDFs by default when TeX is installed."""
+    from .exam import make_exam, write_exam
+    from .pdf import tex_available
+
+    if pdf is None:
+        pdf = tex_available()
+        if not pdf and note:
+            note("derive: no TeX engine found, so no PDFs (install texlive-latex-base "
+                 "texlive-latex-recommended texlive-pictures latexmk); --no-pdf silences this")
+    exam = make_exam(spec_path, variants, seed, policy, digits, progress)
+    return write_exam(exam, folder, digits, pdf, force)

@@ -22,6 +22,10 @@ INSTALL_HINT = ("install TeX Live, e.g. on Debian/Ubuntu: apt-get install texliv
                 "texlive-latex-recommended texlive-pictures latexmk")
 
 
+def tex_available() -> bool:
+    return shutil.which("pdflatex") is not None
+
+
 def engine_command() -> list[str]:
     """latexmk when present (it reruns as often as needed), else plain pdflatex."""
     common = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-file-line-error"]
@@ -35,7 +39,10 @@ def engine_command() -> list[str]:
 def compile_pdf(tex_source: str) -> bytes:
     """The PDF of `tex_source`; RenderError with the relevant log lines on a TeX error."""
     command = engine_command()
-    env = dict(os.environ, openin_any="p", openout_any="p", max_print_line="10000")
+    # A fixed SOURCE_DATE_EPOCH makes pdfTeX write the same dates and file ID every time,
+    # so the same spec gives a byte-identical PDF.
+    env = dict(os.environ, openin_any="p", openout_any="p", max_print_line="10000",
+               SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as folder:
         work = Path(folder)
         (work / "document.tex").write_text(tex_source, encoding="utf-8")

@@ -7,8 +7,10 @@ numbers through `format_number`, so the key, the worksheet and the JSON agree.
 """
 from __future__ import annotations
 
+import html
 import json
 import re
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -258,6 +260,17 @@ def tex_text(text: str) -> str:
     return "".join(TEX_SPECIALS.get(ch, ch) for ch in printable)
 
 
+def xml_text(text: str) -> str:
+    """User text inside XML/HTML (Moodle): markup characters escaped, controls dropped."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return html.escape(printable, quote=True)
+
+
+def moodle_number(value: float) -> str:
+    """A plain decimal (no exponent), which every Moodle version parses."""
+    return f"{Decimal(repr(float(value))).normalize():f}"
+
+
 def md_text(text: str) -> str:
     """User text as literal Markdown: every character Markdown could act on is escaped."""
     printable = "".join(ch if ch.isprintable() else " " for ch in text)
@@ -348,7 +361,8 @@ def environment(fmt: str) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update({
-        "text": md_text if fmt == "md" else tex_text,
+        "text": {"md": md_text, "tex": tex_text, "xml": xml_text}[fmt],
+        "moodle_number": moodle_number,
         "activation": ACTIVATION_TEXT.__getitem__,
         "unicode": unicode_symbol,
         "plain": _plain_filter,
@@ -369,6 +383,19 @@ def render(solution: Solution, fmt: str, digits: int = 4, document: str = "solut
     template = environment(fmt).get_template(f"{document}.{fmt}.j2")
     return template.render(solution=solution, given=solution.given, digits=digits,
                            rounding_rule=ROUNDING_RULE, width=LINE_WIDTH[fmt])
+
+
+def render_exam(solutions: list[Solution], kind: str, digits: int) -> str:
+    """All variants' keys (or worksheets) in one LaTeX document, one variant a page."""
+    template = environment("tex").get_template(f"exam_{kind}.tex.j2")
+    return template.render(solutions=solutions, digits=digits, rounding_rule=ROUNDING_RULE,
+                           width=LINE_WIDTH["tex"])
+
+
+def render_moodle(exam: object, digits: int) -> str:
+    """The exam as a Moodle XML quiz (see templates/moodle.xml.j2)."""
+    template = environment("xml").get_template("moodle.xml.j2")
+    return template.render(exam=exam, digits=digits)
 
 
 def render_json(solution: Solution, digits: int) -> str:

@@ -3,17 +3,24 @@
 The YAML is composed into PyYAML's node tree (never constructed into Python objects
 by a loader that could run code) so that every problem can name its file, line and
 key path. Every problem found is collected; the caller gets one SpecError listing all.
+
+Reading is bounded before any validation: the file's size, how deeply lists and
+mappings nest, and how much aliases (`*name`) may repeat (see LimitedLoader).
 """
 from __future__ import annotations
 
 import math
+import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.error import Mark
+from yaml.events import AliasEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Problem, SpecError
@@ -28,6 +35,16 @@ LOSSES = (
 )
 DEFAULT_LEAKY_SLOPE = 0.01
 MAX_SPEC_BYTES = 1_000_000  # a hand-sized network is a few kB; refuse to parse megabytes
+# A spec nests lists and mappings 6 deep (top, layers, a layer, neurons, a neuron,
+# weights). Composing YAML recurses once per level, so without a limit a file of
+# 100,000 `[` would exhaust Python's stack; 20 leaves room and stops that early.
+MAX_DEPTH = 20
+# Aliases (`*name`) share a node instead of copying it, so a short file can stand for
+# an exponentially large document ("billion laughs"). Nothing here expands them, but
+# every walk over the tree would see the repeats: so bound the number of aliases and
+# the number of nodes they repeat in total (an alias counts the size of what it names).
+MAX_ALIASES = 1_000
+MAX_ALIAS_NODES = 10_000
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 # A number as people write it: 6, -0.5, .5, 5., 1e-3, 2.5E+2. YAML 1.1 (PyYAML) reads
 # 1e-3 as text and 010 as octal 8; this is the one notation both sides agree on.
@@ -37,7 +54,7 @@ MERGE_TAG = "tag:yaml.org,2002:merge"  # the `<<` key
 NULL_TAG = "tag:yaml.org,2002:null"
 
 TOP_REQUIRED = ("inputs", "layers", "targets", "loss", "learning_rate")
-TOP_OPTIONAL = ("title",)
+TOP_OPTIONAL = ("title", "asked", "exam")
 
 
 class Activation(NamedTuple):
@@ -45,10 +62,34 @@ class Activation(NamedTuple):
     slope: float | None = None  # leaky_relu only
 
 
+class Draw(NamedTuple):
+    """A value drawn afresh for every exam variant instead of given."""
+
+    kind: str  # "uniform" or "choice"
+    low: float = 0.0  # uniform: the range
+    high: float = 0.0
+    decimals: int = 2  # uniform: rounded (half away from zero) to this many places
+    options: tuple[float, ...] = ()  # choice: the values to pick from
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (self.low, self.high) if self.kind == "uniform" else (min(self.options), max(self.options))
+
+
+Value = Union[float, Draw]
+
+
+class Constraints(NamedTuple):
+    """When an exam variant's draw is rejected and drawn again (see derive.exam)."""
+
+    max_abs_z: float = 6.0  # sigmoid/tanh saturation: |z| beyond this
+    max_tries: int = 1000  # draws per variant before giving up
+
+
 class NeuronSpec(NamedTuple):
     name: str
-    bias: float
-    weights: tuple[tuple[str, float], ...]  # (source name, value), in spec order
+    bias: Value
+    weights: tuple[tuple[str, Value], ...]  # (source name, value), in spec order
 
 
 class LayerSpec(NamedTuple):
@@ -60,11 +101,13 @@ class LayerSpec(NamedTuple):
 class Spec:
     source: str  # file name as the user gave it, for messages
     title: str
-    inputs: tuple[tuple[str, float], ...]
+    inputs: tuple[tuple[str, Value], ...]
     layers: tuple[LayerSpec, ...]
-    targets: tuple[tuple[str, float], ...]
+    targets: tuple[tuple[str, Value], ...]
     loss: str
-    learning_rate: float
+    learning_rate: Value
+    asked: tuple[str, ...] = ()  # parameter keys whose gradients are asked; () = all
+    constraints: Constraints = Constraints()
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -96,10 +139,105 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     return spec
 
 
+class LimitExceeded(Exception):
+    """The YAML is beyond one of the reading limits; raised while composing."""
+
+    def __init__(self, mark: Mark, path: str, message: str) -> None:
+        super().__init__(message)
+        self.mark, self.path, self.message = mark, path, message
+
+
+class LimitedLoader(yaml.SafeLoader):
+    """The safe composer with the reading limits, checked as each node is composed.
+
+    The depth is counted before a list or mapping is opened, so the limit is reached
+    after MAX_DEPTH + 1 events, long before the composer's recursion could run deep.
+    Every node's size with its aliases expanded is kept (by id: the nodes live as long
+    as the loader), so an alias costs its size without anything being expanded. An
+    alias to a node that is still open (`&a [*a]`) would make the tree a cycle: refused.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.aliases = 0
+        self.repeated = 0  # nodes repeated by aliases so far
+        self.sizes: dict[int, int] = {}  # id(node) -> its size with aliases expanded
+        self.path: list[str] = []  # key path of the node being composed, for messages
+
+    def compose_node(self, parent: Node | None, index: object) -> Node:
+        self.path.append(path_part(parent, index))
+        try:
+            if self.check_event(AliasEvent):
+                return self.compose_alias(parent, index)
+            event = self.peek_event()
+            if isinstance(event, CollectionStartEvent):
+                if self.depth >= MAX_DEPTH:
+                    raise LimitExceeded(event.start_mark, self.where(),
+                                        f"YAML nesting is too deep: more than {MAX_DEPTH} levels "
+                                        "of lists and mappings (a spec needs 6)")
+                self.depth += 1
+            node = super().compose_node(parent, index)
+            if isinstance(event, CollectionStartEvent):
+                self.depth -= 1
+            self.sizes[id(node)] = 1 + sum(self.sizes[id(child)] for child in children(node))
+            return node
+        finally:
+            self.path.pop()
+
+    def compose_alias(self, parent: Node | None, index: object) -> Node:
+        event = self.peek_event()
+        node = super().compose_node(parent, index)  # an unknown alias is a YAML error there
+        self.aliases += 1
+        if self.aliases > MAX_ALIASES:
+            raise LimitExceeded(event.start_mark, self.where(),
+                                f"too many YAML aliases: *{event.anchor} is alias number "
+                                f"{self.aliases}; the limit is {MAX_ALIASES}")
+        size = self.sizes.get(id(node))
+        if size is None:
+            raise LimitExceeded(event.start_mark, self.where(),
+                                f"YAML alias *{event.anchor} is inside the node it names "
+                                "(a cycle); write the value out")
+        self.repeated += size
+        if self.repeated > MAX_ALIAS_NODES:
+            raise LimitExceeded(event.start_mark, self.where(),
+                                f"YAML aliases repeat too much: up to *{event.anchor} they "
+                                f"stand for {self.repeated} nodes; the limit is "
+                                f"{MAX_ALIAS_NODES} (write the values out)")
+        return node
+
+    def where(self) -> str:
+        """The key path being composed; past 6 levels (deeper than any spec) cut short."""
+        parts = [part for part in self.path if part]
+        path = ""
+        for part in parts[:6]:
+            path = path + part if part.startswith("[") or not path else f"{path}.{part}"
+        return path + "..." if len(parts) > 6 else path
+
+
+def path_part(parent: Node | None, index: object) -> str:
+    """How a node adds to its key path: `[3]` in a list, `key` in a mapping."""
+    if isinstance(index, int):
+        return f"[{index}]"
+    if isinstance(index, ScalarNode):
+        return shown(index.value)
+    return ""  # the root, or a mapping key
+
+
+def children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return node.value
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 def compose(text: str, source: str) -> Node:
     """YAML text to a node tree, turning every YAML failure into a located SpecError."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=LimitedLoader)
+    except LimitExceeded as err:
+        raise SpecError([Problem(source, err.mark.line + 1, printable(err.path), err.message)]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
@@ -169,7 +307,7 @@ class Reader:
 
     def problem(self, node: Node | None, path: str, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else None
-        self.problems.append(Problem(self.source, line, path, message))
+        self.problems.append(Problem(self.source, line, printable(path), printable(message)))
 
     # --- generic shapes -------------------------------------------------------------
 
@@ -208,6 +346,43 @@ class Reader:
                 self.problem(key_node, join(path, key),
                              f"unknown key (expected one of: {', '.join(allowed)})")
 
+    def value(self, node: Node, path: str) -> Value | None:
+        """A number, or a draw for exams: {uniform: [low, high], decimals: n} or {choice: [...]}."""
+        return self.draw(node, path) if isinstance(node, MappingNode) else self.number(node, path)
+
+    def draw(self, node: Node, path: str) -> Draw | None:
+        entries = self.mapping(node, path)
+        if entries is None:
+            return None
+        kinds = [k for k in ("uniform", "choice") if k in entries]
+        if len(kinds) != 1:
+            self.problem(node, path, "expected a number, or a draw {uniform: [low, high], "
+                         "decimals: 2} or {choice: [a, b, ...]}")
+            return None
+        self.keys(node, path, entries, (kinds[0],), ("decimals",) if kinds[0] == "uniform" else ())
+        list_node = entries[kinds[0]][1]
+        if not isinstance(list_node, SequenceNode) or not list_node.value:
+            self.problem(list_node, join(path, kinds[0]), f"expected a list of numbers, found {kind_of(list_node)}")
+            return None
+        numbers = [self.number(item, f"{join(path, kinds[0])}[{i}]") for i, item in enumerate(list_node.value)]
+        if any(n is None for n in numbers):
+            return None
+        if kinds[0] == "choice":
+            return Draw("choice", options=tuple(numbers))  # type: ignore[arg-type]
+        decimals = 2
+        if "decimals" in entries:
+            decimals_node = entries["decimals"][1]
+            found = scalar_value(decimals_node) if isinstance(decimals_node, ScalarNode) else None
+            if isinstance(found, bool) or not isinstance(found, int) or not 0 <= found <= 10:
+                self.problem(decimals_node, join(path, "decimals"),
+                             f"expected a whole number from 0 to 10, found {kind_of(decimals_node)}")
+                return None
+            decimals = found
+        if len(numbers) != 2 or not numbers[0] < numbers[1]:  # type: ignore[operator]
+            self.problem(list_node, join(path, "uniform"), "expected [low, high] with low < high")
+            return None
+        return Draw("uniform", numbers[0], numbers[1], decimals)  # type: ignore[arg-type]
+
     def number(self, node: Node, path: str) -> float | None:
         value = scalar_value(node) if isinstance(node, ScalarNode) else None
         if isinstance(value, str) and DECIMAL.match(value):
@@ -239,20 +414,28 @@ class Reader:
         if not isinstance(value, str):
             self.problem(node, path, f"expected text, found {kind_of(node)}")
             return None
-        return value
+        try:
+            # "\ud83d\ude00" is how JSON (and YAML) escapes one emoji; PyYAML leaves the
+            # two halves apart, and no output could encode them. Join pairs; refuse halves.
+            return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+        except UnicodeDecodeError as err:
+            code = int.from_bytes(err.object[err.start:err.start + 2], "little")
+            self.problem(node, path, f"U+{code:04X} is half of a UTF-16 surrogate pair, not a "
+                         "character; write the character itself")
+            return None
 
     def name(self, key_node: Node, path: str) -> bool:
         key = key_node.value
         if not NAME.match(key) or len(key) > MAX_NAME_LENGTH:
             self.problem(key_node, path, "names must start with a letter and use only letters, "
-                         f"digits and _ (at most {MAX_NAME_LENGTH} characters), found {key!r}")
+                         f"digits and _ (at most {MAX_NAME_LENGTH} characters), found {shown(key)!r}")
             return False
         return True
 
     def choice(self, node: Node, path: str, options: tuple[str, ...], what: str) -> str | None:
         value = self.text(node, path)
         if value is not None and value not in options:
-            self.problem(node, path, f"unknown {what} {value!r} (valid: {', '.join(options)})")
+            self.problem(node, path, f"unknown {what} {shown(value)!r} (valid: {', '.join(options)})")
             return None
         return value
 
@@ -276,12 +459,50 @@ class Reader:
         eta = None
         if "learning_rate" in entries:
             node = entries["learning_rate"][1]
-            eta = self.number(node, "learning_rate")
-            if eta is not None and eta <= 0:
+            eta = self.value(node, "learning_rate")
+            if eta is not None and lowest(eta) <= 0:
                 self.problem(node, "learning_rate", f"must be greater than 0, found {node.value}")
+        asked = self.asked(entries["asked"][1], layers) if "asked" in entries else ()
+        constraints = self.constraints(entries["exam"][1]) if "exam" in entries else Constraints()
         if self.problems or loss is None or eta is None:
             return None
-        return Spec(self.source, title, inputs, layers, targets, loss, eta)
+        return Spec(self.source, title, inputs, layers, targets, loss, eta, asked, constraints)
+
+    def asked(self, node: Node, layers: tuple[LayerSpec, ...]) -> tuple[str, ...]:
+        """Asked gradients: "x1->h1" for a weight, "h1" for the bias of h1."""
+        if not isinstance(node, SequenceNode) or not node.value:
+            self.problem(node, "asked", f"expected a list such as [x1->h1, h1], found {kind_of(node)}")
+            return ()
+        known = {f"{source}->{n.name}": f"{source}->{n.name}" for layer in layers
+                 for n in layer.neurons for source, _ in n.weights}
+        known.update({n.name: f"b:{n.name}" for layer in layers for n in layer.neurons})
+        found = []
+        for i, item in enumerate(node.value):
+            text = self.text(item, f"asked[{i}]")
+            if text is None:
+                continue
+            key = text.replace(" ", "")
+            if key not in known:
+                self.problem(item, f"asked[{i}]", f"no weight or bias {shown(text)!r} (write a weight "
+                             "as source->neuron, a bias as the neuron's name)")
+                continue
+            found.append(known[key])
+        return tuple(found)
+
+    def constraints(self, node: Node) -> Constraints:
+        entries = self.mapping(node, "exam")
+        if entries is None:
+            return Constraints()
+        self.keys(node, "exam", entries, (), Constraints._fields)
+        settings = {}
+        for key, (_, value_node) in entries.items():
+            if key in Constraints._fields:
+                value = self.number(value_node, join("exam", key))
+                if value is not None and value <= 0:
+                    self.problem(value_node, join("exam", key), f"must be greater than 0, found {value_node.value}")
+                elif value is not None:
+                    settings[key] = int(value) if key == "max_tries" else value
+        return Constraints(**settings)
 
     def inputs(self, node: Node) -> tuple[tuple[str, float], ...]:
         entries = self.mapping(node, "inputs")
@@ -291,7 +512,7 @@ class Reader:
             self.problem(node, "inputs", "expected at least one input")
         found = []
         for key, (key_node, value_node) in entries.items():
-            value = self.number(value_node, join("inputs", key))
+            value = self.value(value_node, join("inputs", key))
             if self.name(key_node, join("inputs", key)) and value is not None:
                 found.append((key, value))
         return tuple(found)
@@ -346,7 +567,7 @@ class Reader:
             neuron_path = join(join(path, "neurons"), key)
             if key in layer_of:
                 where = "an input" if layer_of[key] == 0 else f"a neuron of layers[{layer_of[key] - 1}]"
-                self.problem(key_node, neuron_path, f"duplicate name: {key!r} is already {where}")
+                self.problem(key_node, neuron_path, f"duplicate name: {shown(key)!r} is already {where}")
                 continue
             # registered even if the name is malformed: that is reported once, here,
             # not again at every weight that comes from this neuron
@@ -391,7 +612,7 @@ class Reader:
         if entries is None:
             return None
         self.keys(node, path, entries, ("bias", "weights"), ())
-        bias = self.number(entries["bias"][1], join(path, "bias")) if "bias" in entries else None
+        bias = self.value(entries["bias"][1], join(path, "bias")) if "bias" in entries else None
         if "weights" not in entries:
             return None
         weights_node = entries["weights"][1]
@@ -402,7 +623,7 @@ class Reader:
             self.problem(weights_node, join(path, "weights"), "a neuron needs at least one weight")
         weights = []
         for source, (key_node, value_node) in weight_entries.items():
-            value = self.number(value_node, join(join(path, "weights"), source))
+            value = self.value(value_node, join(join(path, "weights"), source))
             if source not in earlier:
                 self.problem(key_node, join(path, "weights"), self.bad_source(source, number, earlier))
                 continue
@@ -417,10 +638,10 @@ class Reader:
         where = self.declared.get(source)
         rule = "weights may only come from inputs and earlier layers"
         if where == number:
-            return f"{source!r} is a neuron of the same layer; {rule}"
+            return f"{shown(source)!r} is a neuron of the same layer; {rule}"
         if where is not None and where > number:
-            return f"{source!r} is a neuron of layers[{where - 1}], a later layer; {rule}"
-        return f"unknown neuron {source!r} (known: {', '.join(earlier)})"
+            return f"{shown(source)!r} is a neuron of layers[{where - 1}], a later layer; {rule}"
+        return f"unknown neuron {shown(source)!r} (known: {listed(earlier)})"
 
     def targets(self, node: Node, loss: str | None) -> tuple[tuple[str, float], ...]:
         entries = self.mapping(node, "targets")
@@ -432,13 +653,13 @@ class Reader:
         outputs = self.outputs
         found = []
         for key, (key_node, value_node) in entries.items():
-            value = self.number(value_node, join("targets", key))
+            value = self.value(value_node, join("targets", key))
             if outputs is not None and key not in outputs:
                 self.problem(key_node, join("targets", key),
-                             f"{key!r} is not an output neuron (outputs: {', '.join(outputs)})")
+                             f"{shown(key)!r} is not an output neuron (outputs: {listed(outputs)})")
                 continue
             if value is not None and loss in ("binary_cross_entropy", "cross_entropy") \
-                    and not 0 <= value <= 1:
+                    and not 0 <= lowest(value) <= highest(value) <= 1:
                 self.problem(value_node, join("targets", key),
                              f"{loss} needs targets between 0 and 1, found {value_node.value}")
                 continue
@@ -448,7 +669,23 @@ class Reader:
 
 
 def join(path: str, key: str) -> str:
+    key = shown(key)  # a key path names a place; a pasted blob as a key is cut short
     return f"{path}.{key}" if path else key
+
+
+def listed(names: list[str] | dict[str, int], most: int = 20) -> str:
+    """Names for a message, as many as a reader takes in, each cut to a readable length."""
+    names = list(names)
+    text = ", ".join(shown(name) for name in names[:most])
+    return text + f", ... ({len(names)} in all)" if len(names) > most else text
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal could act on (newline, ESC, a lone
+    surrogate, a bidi override) written as its Python escape: a message is one line
+    of plain text, whatever the file contains."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 def entry(node: Node, key: str) -> Node | None:
@@ -476,3 +713,51 @@ def names_in(node: Node | None) -> list[str]:
 def shown(text: str) -> str:
     """`text` cut to a readable length for a message (a 5000-digit number, a pasted blob)."""
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def lowest(value: Value) -> float:
+    return value.bounds[0] if isinstance(value, Draw) else value
+
+
+def highest(value: Value) -> float:
+    return value.bounds[1] if isinstance(value, Draw) else value
+
+
+# --- exam draws ------------------------------------------------------------------------
+
+def has_draws(spec: Spec) -> bool:
+    return any(isinstance(v, Draw) for v in spec_values(spec))
+
+
+def spec_values(spec: Spec) -> list[Value]:
+    """Every drawable value, in the fixed order draws are made in."""
+    values: list[Value] = [v for _, v in spec.inputs]
+    for layer in spec.layers:
+        for neuron in layer.neurons:
+            values.extend(v for _, v in neuron.weights)
+            values.append(neuron.bias)
+    values.extend(v for _, v in spec.targets)
+    values.append(spec.learning_rate)
+    return values
+
+
+def instantiate(spec: Spec, rng: random.Random) -> Spec:
+    """The spec with every draw replaced by a value from `rng`, drawn in a fixed order."""
+    def pick(value: Value) -> float:
+        if not isinstance(value, Draw):
+            return value
+        if value.kind == "choice":
+            return rng.choice(value.options)
+        drawn = Decimal(repr(rng.uniform(value.low, value.high)))
+        rounded = float(drawn.quantize(Decimal(1).scaleb(-value.decimals), rounding=ROUND_HALF_UP))
+        return rounded + 0.0  # never -0.0
+
+    inputs = tuple((name, pick(v)) for name, v in spec.inputs)
+    layers = tuple(
+        layer._replace(neurons=tuple(
+            n._replace(weights=tuple((source, pick(v)) for source, v in n.weights), bias=pick(n.bias))
+            for n in layer.neurons))
+        for layer in spec.layers)
+    targets = tuple((name, pick(v)) for name, v in spec.targets)
+    return replace(spec, inputs=inputs, layers=layers, targets=targets,
+                   learning_rate=pick(spec.learning_rate))

@@ -1,4 +1,28 @@
-"""Spec texts shared by several test modules."""
+"""Spec texts and problem files shared by several test modules."""
+
+from pathlib import Path
+
+import yaml
+
+PROBLEMS_DIR = Path(__file__).resolve().parent.parent / "problems"
+
+
+def draws_values(path: Path) -> bool:
+    """An exam template (some value is a draw such as {uniform: [...]}), read independently
+    of the product: a mapping where a number belongs."""
+    spec = yaml.safe_load(path.read_text())
+    values = list(spec.get("inputs", {}).values()) + list(spec.get("targets", {}).values())
+    values += [spec.get("learning_rate")]
+    for layer in spec.get("layers", []):
+        for neuron in layer["neurons"].values():
+            values += [neuron["bias"], *neuron["weights"].values()]
+    return any(isinstance(v, dict) for v in values)
+
+
+ALL_PROBLEMS = sorted(PROBLEMS_DIR.glob("*.yaml"))
+# problems with given values (derive solve); the others are exam templates (derive exam)
+PROBLEMS = [p for p in ALL_PROBLEMS if not draws_values(p)]
+EXAM_TEMPLATES = [p for p in ALL_PROBLEMS if draws_values(p)]
 
 # DESIGN.md, "Spec v1 — the canonical form", verbatim.
 # Line numbers, counted by hand:

@@ -22,7 +22,7 @@ from renderers import (check_math, compile_tex, math_fragments, overfull_boxes,
                        render_page_png, require)
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBLEMS = sorted((ROOT / "problems").glob("*.yaml"))
+from canonical import PROBLEMS  # noqa: E402  (exam templates excluded)
 DOCUMENTS = ("solution", "worksheet")
 
 

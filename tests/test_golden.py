@@ -19,7 +19,7 @@ from derive.render import render
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
-PROBLEMS = sorted((ROOT / "problems").glob("*.yaml"))
+from canonical import PROBLEMS  # noqa: E402  (exam templates excluded)
 UPDATE = os.environ.get("DERIVE_UPDATE_GOLDEN") == "1"
 
 

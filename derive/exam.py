@@ -1,0 +1,245 @@
+"""Randomised exams: many variants of one network, each with its worksheet and key.
+
+The SymPy derivation depends only on the topology, which every variant shares, so it
+is built once; each variant costs a draw, an evaluation and the rendering. Variant k
+of seed s is drawn from its own generator, seeded with (s, k), so it does not depend
+on how many variants are asked for; a draw that fails a constraint is redrawn from
+the same generator, a bounded number of times.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, NamedTuple
+
+from .derivation import Derivation, derive
+from .errors import DeriveError, OutputError, Problem, SpecError
+from .evaluate import Values, evaluate
+from .network import Network, build_network
+from .output import clean_stale_temporaries, write_atomic
+from .render import format_number, render, render_exam, render_moodle
+from .rounding import rounded
+from .solution import Solution, build_solution
+from .spec import Spec, has_draws, instantiate, load_spec
+
+
+class Answer(NamedTuple):
+    """One asked quantity of one variant, as an autograder needs it."""
+
+    quantity: str  # column name: "loss", "grad x1->h1", "updated b:h1"
+    symbol: str  # LaTeX of what is asked
+    exact: float
+    by_hand: float
+    key: float  # the value under the key's rounding policy
+    shown: str  # the key's value as displayed
+    tolerance: float  # accepts either policy's result, and the rounding of the last digit
+
+
+class Variant(NamedTuple):
+    number: int
+    spec: Spec
+    solution: Solution
+    answers: tuple[Answer, ...]
+    redraws: int
+
+
+@dataclass(frozen=True)
+class Exam:
+    title: str
+    seed: int
+    variants: tuple[Variant, ...]
+
+
+def make_exam(spec_path: str | Path, count: int, seed: int, policy: str = "exact",
+              digits: int = 4, progress: Callable[[Iterator[int]], Iterator[int]] | None = None
+              ) -> Exam:
+    """Draw and solve `count` variants of the spec at `spec_path` (no files written)."""
+    template = load_spec(spec_path)
+    if not has_draws(template):
+        raise SpecError([Problem(str(spec_path), None, "", "the spec has no random values, so "
+                                 "every variant would be the same; write a value as {uniform: "
+                                 "[low, high], decimals: 2} or {choice: [...]} (see docs/spec.md)")])
+    first = instantiate(template, random.Random(f"derive:{seed}:topology"))
+    derivation = derive(build_network(first))  # once: the topology is the same for every variant
+    seen: set[tuple] = set()
+    variants = []
+    numbers = range(1, count + 1)
+    for number in (progress(iter(numbers)) if progress else numbers):
+        variants.append(draw_variant(template, derivation, seed, number, seen, policy, digits))
+    return Exam(template.title, seed, tuple(variants))
+
+
+def draw_variant(template: Spec, derivation: Derivation, seed: int, number: int, seen: set[tuple],
+                 policy: str, digits: int) -> Variant:
+    rng = random.Random(f"derive:{seed}:{number}")
+    failures: Counter[str] = Counter()
+    limits = template.constraints
+    for attempt in range(limits.max_tries):
+        spec = instantiate(template, rng)
+        network = build_network(spec)
+        try:
+            exact = evaluate(derivation, network, "exact", digits)
+            hand = evaluate(derivation, network, "by-hand", digits)
+        except DeriveError as error:  # e.g. an output outside cross-entropy's domain
+            failures[f"values cannot be computed ({error})"] += 1
+            continue
+        reason = degenerate(network, derivation, exact, template, digits)
+        if reason is None and fingerprint(spec) in seen:
+            reason = "the draw repeats an earlier variant"
+        if reason:
+            failures[reason] += 1
+            continue
+        seen.add(fingerprint(spec))
+        values = hand if policy == "by-hand" else exact
+        solution = build_solution(derivation, values, network, policy)
+        return Variant(number, spec, solution, answers(network, exact, hand, policy, digits, template),
+                       attempt)
+    worst, times = failures.most_common(1)[0]
+    raise DeriveError(f"{template.source}: variant {number}: no acceptable draw in "
+                      f"{limits.max_tries} tries; the constraint that failed most ({times} times): "
+                      f"{worst}. Widen the ranges or relax the constraints (docs/spec.md)")
+
+
+def fingerprint(spec: Spec) -> tuple:
+    """Every drawn value of a spec, to recognise a duplicate variant."""
+    return (spec.inputs, spec.targets, spec.learning_rate,
+            tuple((n.bias, n.weights) for layer in spec.layers for n in layer.neurons))
+
+
+def degenerate(network: Network, derivation: Derivation, values: Values, template: Spec,
+               digits: int) -> str | None:
+    """Why a draw makes a poor exam question, or None when it is fine."""
+    limits = template.constraints
+    sym = derivation.symbols
+    for number, layer in enumerate(network.layers, 1):
+        if layer[0].activation.name == "relu" and all(  # type: ignore[union-attr]
+                values.symbols[sym[u.z_symbol]] <= 0 for u in layer):  # type: ignore[index]
+            return f"every ReLU unit of layer {number} is dead (z <= 0)"
+    for unit in network.neurons:
+        if unit.activation.name in ("sigmoid", "tanh"):  # type: ignore[union-attr]
+            z = values.symbols[sym[unit.z_symbol]]  # type: ignore[index]
+            if abs(z) > limits.max_abs_z:
+                return f"a {unit.activation.name} unit saturates (|z| > {limits.max_abs_z:g})"  # type: ignore[union-attr]
+    for key in asked_keys(network, template):
+        if abs(values.gradients[key]) < 0.5 * 10.0 ** -digits:
+            return f"an asked gradient would show as 0 at {digits} decimal places"
+    return None
+
+
+def asked_keys(network: Network, template: Spec) -> list[str]:
+    keys = [p.key for p in network.parameters]
+    return [k for k in keys if k in template.asked] if template.asked else keys
+
+
+def answers(network: Network, exact: Values, hand: Values, policy: str, digits: int,
+            template: Spec) -> tuple[Answer, ...]:
+    key_values = hand if policy == "by-hand" else exact
+    found = [answer("loss", "L", exact.loss, hand.loss, key_values.loss, digits)]
+    symbols = {p.key: p.symbol for p in network.parameters}
+    for key in asked_keys(network, template):
+        found.append(answer(f"grad {key}", rf"\partial L / \partial {symbols[key]}",
+                            exact.gradients[key], hand.gradients[key], key_values.gradients[key], digits))
+    for key in asked_keys(network, template):
+        found.append(answer(f"updated {key}", symbols[key], exact.updated[key], hand.updated[key],
+                            key_values.updated[key], digits))
+    return tuple(found)
+
+
+def answer(quantity: str, symbol: str, exact: float, hand: float, key: float, digits: int) -> Answer:
+    decimal, scientific = rounded(key, digits)
+    last = decimal.adjusted() - (digits - 1) if scientific else -digits
+    half_unit = 0.5 * 10.0 ** last
+    return Answer(quantity, symbol, float(exact), float(hand), float(key),
+                  format_number(key, digits).text, abs(float(exact) - float(hand)) + half_unit)
+
+
+# --- files -------------------------------------------------------------------------------
+
+def write_exam(exam: Exam, folder: str | Path, digits: int, pdf: bool, force: bool,
+               on_file: Callable[[str], None] | None = None) -> list[Path]:
+    """Render every file of the exam in memory, then write them (atomically) into `folder`.
+
+    File names are fixed (variant-07/key.md, ...), never taken from the spec, so no
+    spec content can steer a file outside the folder.
+    """
+    out = Path(folder)
+    files = exam_files(exam, digits)
+    if pdf:
+        files.update(exam_pdfs(exam, files))
+    prepare_folder(out, [name for name in files], force)
+    written = []
+    for name, data in files.items():
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, data)
+        written.append(target)
+        if on_file:
+            on_file(name)
+    return written
+
+
+def exam_files(exam: Exam, digits: int) -> dict[str, str | bytes]:
+    files: dict[str, str | bytes] = {}
+    width = max(2, len(str(len(exam.variants))))
+    for variant in exam.variants:
+        folder = f"variant-{variant.number:0{width}d}"
+        for kind, stem in (("solution", "key"), ("worksheet", "worksheet")):
+            for fmt in ("md", "tex"):
+                files[f"{folder}/{stem}.{fmt}"] = render(variant.solution, fmt, digits, kind)
+        files[f"{folder}/key.json"] = render(variant.solution, "json", digits)
+    files["key-all.tex"] = render_exam([v.solution for v in exam.variants], "solution", digits)
+    files["worksheet-all.tex"] = render_exam([v.solution for v in exam.variants], "worksheet", digits)
+    files["answers.json"] = answers_json(exam)
+    files["answers.csv"] = answers_csv(exam)
+    files["moodle.xml"] = render_moodle(exam, digits)
+    return files
+
+
+def exam_pdfs(exam: Exam, files: dict[str, str | bytes]) -> dict[str, bytes]:
+    """Every .tex of the exam compiled, in parallel on the available cores."""
+    from .pdf import compile_pdf
+
+    sources = {name[:-4] + ".pdf": text for name, text in files.items() if name.endswith(".tex")}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        pdfs = dict(zip(sources, pool.map(compile_pdf, sources.values())))
+    return pdfs
+
+
+def prepare_folder(out: Path, names: list[str], force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out)
+    existing = [name for name in names if (out / name).exists()]
+    if existing and not force:
+        raise OutputError(f"{out} already holds {len(existing)} of this exam's files (e.g. "
+                          f"{existing[0]}); add --force to replace them")
+
+
+def answers_json(exam: Exam) -> str:
+    document = {
+        "title": exam.title, "seed": exam.seed, "format": "derive-exam-answers/1",
+        "variants": [
+            {"variant": v.number,
+             "answers": {a.quantity: {"symbol": a.symbol, "exact": a.exact, "by_hand": a.by_hand,
+                                      "key": a.key, "shown": a.shown, "tolerance": a.tolerance}
+                         for a in v.answers}}
+            for v in exam.variants]}
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def answers_csv(exam: Exam) -> str:
+    """One row per variant: `variant`, then each asked quantity's key value as shown."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["variant"] + [a.quantity for a in exam.variants[0].answers])
+    for variant in exam.variants:
+        writer.writerow([variant.number] + [a.shown for a in variant.answers])
+    return buffer.getvalue()
