@@ -30,7 +30,7 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
     try:
         derivation = derive(network, max_paths)
         values = evaluate(derivation, policy=policy, digits=digits)
-        return build_solution(derivation, values, policy=policy)
+        return build_solution(derivation, values, policy=policy, asked=spec.asked)
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do

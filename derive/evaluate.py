@@ -25,6 +25,7 @@ from .rounding import by_hand
 Keep = Callable[[mpmath.mpf], mpmath.mpf]  # what is carried on from a computed value
 
 BASE_BITS = 96  # a double's 53 bits plus room for cancellation in sums and 1 - a
+START_BITS = 160  # enough for |z| up to 44; a larger z costs a second pass
 MAX_BITS = 8192  # covers |z| up to about 5600; beyond that a saturated output is exact 0 or 1
 
 
@@ -53,11 +54,22 @@ def evaluate(derivation: Derivation, network: Network | None = None, policy: str
     """
     network = network or derivation.network
     keep = (lambda value: by_hand(value, digits)) if policy == "by-hand" else (lambda value: value)
+    bits = START_BITS
+    while True:
+        with mpmath.workprec(bits):
+            values = given_values(derivation, network)
+            zs = forward(derivation, network, keep, values)
+            needed = min(MAX_BITS, BASE_BITS + math.ceil(1.45 * float(max(map(abs, zs.values())))))
+            if needed <= bits:  # the usual case: one pass at the starting precision
+                return step_values(derivation, network, keep, policy, values)
+        bits = needed
+
+
+def pre_activations(derivation: Derivation, network: Network,
+                    keep: Keep = lambda value: value) -> dict[Symbol, float]:
+    """Every neuron's z, by a quick forward pass at the base precision (enough for z)."""
     with mpmath.workprec(BASE_BITS):
-        largest_z = max(abs(v) for v in forward(derivation, network, keep).values())
-    bits = min(MAX_BITS, BASE_BITS + math.ceil(1.45 * float(largest_z)))
-    with mpmath.workprec(bits):
-        return step_values(derivation, network, keep, policy)
+        return {z: float(value) for z, value in forward(derivation, network, keep).items()}
 
 
 def given_values(derivation: Derivation, network: Network) -> dict[Symbol, mpmath.mpf]:
@@ -82,9 +94,9 @@ def forward(derivation: Derivation, network: Network, keep: Keep,
     return zs
 
 
-def step_values(derivation: Derivation, network: Network, keep: Keep, policy: str) -> Values:
-    values = given_values(derivation, network)
-    forward(derivation, network, keep, values)
+def step_values(derivation: Derivation, network: Network, keep: Keep, policy: str,
+                values: dict[Symbol, mpmath.mpf]) -> Values:
+    """The backward pass and updates, from the forward pass's `values`."""
     check_loss_domain(derivation, network, values)
     loss = keep(derivation.loss_fn(*[values[s] for s in derivation.loss_args]))
     by_hand = policy == "by-hand"

@@ -15,19 +15,19 @@ import os
 import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
 from .derivation import Derivation, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
-from .evaluate import Values, evaluate
+from .evaluate import Values, evaluate, pre_activations
 from .network import Network, build_network
 from .output import clean_stale_temporaries, write_atomic
 from .render import format_number, render, render_exam, render_moodle
 from .rounding import rounded
 from .solution import Solution, build_solution
-from .spec import Spec, has_draws, instantiate, load_spec
+from .spec import Spec, has_draws, instantiate, load_spec, spec_yaml
 
 
 class Answer(NamedTuple):
@@ -82,23 +82,25 @@ def draw_variant(template: Spec, derivation: Derivation, seed: int, number: int,
     failures: Counter[str] = Counter()
     limits = template.constraints
     for attempt in range(limits.max_tries):
-        spec = instantiate(template, rng)
+        spec = replace(instantiate(template, rng), title=f"{template.title}, variant {number}")
         network = build_network(spec)
         try:
-            exact = evaluate(derivation, network, "exact", digits)
-            hand = evaluate(derivation, network, "by-hand", digits)
+            # cheap checks on the forward pass first, the whole step only for a good draw
+            reason = (forward_problem(network, derivation, template)
+                      or gradient_problem(network, exact := evaluate(derivation, network, "exact", digits),
+                                          template, digits))
+            if reason is None and fingerprint(spec) in seen:
+                reason = "the draw repeats an earlier variant"
+            if reason is None:
+                hand = evaluate(derivation, network, "by-hand", digits)
         except DeriveError as error:  # e.g. an output outside cross-entropy's domain
-            failures[f"values cannot be computed ({error})"] += 1
-            continue
-        reason = degenerate(network, derivation, exact, template, digits)
-        if reason is None and fingerprint(spec) in seen:
-            reason = "the draw repeats an earlier variant"
+            reason = f"values cannot be computed ({error})"
         if reason:
             failures[reason] += 1
             continue
         seen.add(fingerprint(spec))
         values = hand if policy == "by-hand" else exact
-        solution = build_solution(derivation, values, network, policy)
+        solution = build_solution(derivation, values, network, policy, template.asked)
         return Variant(number, spec, solution, answers(network, exact, hand, policy, digits, template),
                        attempt)
     worst, times = failures.most_common(1)[0]
@@ -113,20 +115,24 @@ def fingerprint(spec: Spec) -> tuple:
             tuple((n.bias, n.weights) for layer in spec.layers for n in layer.neurons))
 
 
-def degenerate(network: Network, derivation: Derivation, values: Values, template: Spec,
-               digits: int) -> str | None:
-    """Why a draw makes a poor exam question, or None when it is fine."""
-    limits = template.constraints
+def forward_problem(network: Network, derivation: Derivation, template: Spec) -> str | None:
+    """A dead ReLU layer or a saturated unit: visible from the forward pass alone."""
+    zs = pre_activations(derivation, network)
     sym = derivation.symbols
     for number, layer in enumerate(network.layers, 1):
         if layer[0].activation.name == "relu" and all(  # type: ignore[union-attr]
-                values.symbols[sym[u.z_symbol]] <= 0 for u in layer):  # type: ignore[index]
+                zs[sym[u.z_symbol]] <= 0 for u in layer):  # type: ignore[index]
             return f"every ReLU unit of layer {number} is dead (z <= 0)"
+    limit = template.constraints.max_abs_z
     for unit in network.neurons:
-        if unit.activation.name in ("sigmoid", "tanh"):  # type: ignore[union-attr]
-            z = values.symbols[sym[unit.z_symbol]]  # type: ignore[index]
-            if abs(z) > limits.max_abs_z:
-                return f"a {unit.activation.name} unit saturates (|z| > {limits.max_abs_z:g})"  # type: ignore[union-attr]
+        name = unit.activation.name  # type: ignore[union-attr]
+        if name in ("sigmoid", "tanh") and abs(zs[sym[unit.z_symbol]]) > limit:  # type: ignore[index]
+            return f"a {name} unit saturates (|z| > {limit:g})"
+    return None
+
+
+def gradient_problem(network: Network, values: Values, template: Spec, digits: int) -> str | None:
+    """An asked gradient that would show as 0: nothing to ask about."""
     for key in asked_keys(network, template):
         if abs(values.gradients[key]) < 0.5 * 10.0 ** -digits:
             return f"an asked gradient would show as 0 at {digits} decimal places"
@@ -194,6 +200,7 @@ def exam_files(exam: Exam, digits: int) -> dict[str, str | bytes]:
             for fmt in ("md", "tex"):
                 files[f"{folder}/{stem}.{fmt}"] = render(variant.solution, fmt, digits, kind)
         files[f"{folder}/key.json"] = render(variant.solution, "json", digits)
+        files[f"{folder}/spec.yaml"] = spec_yaml(variant.spec)  # derive solve remakes this key
     files["key-all.tex"] = render_exam([v.solution for v in exam.variants], "solution", digits)
     files["worksheet-all.tex"] = render_exam([v.solution for v in exam.variants], "worksheet", digits)
     files["answers.json"] = answers_json(exam)

@@ -63,6 +63,7 @@ class Shown(NamedTuple):
         return self.mantissa.startswith("-")
 
 
+@lru_cache(maxsize=16384)
 def format_number(value: float, digits: int) -> Shown:
     """A value as displayed, by the rule of derive.rounding; trailing zeros dropped."""
     decimal, scientific = rounded(value, digits)
@@ -86,9 +87,12 @@ class HousePrinter(LatexPrinter):
     how a formula becomes its 'numbers substituted' line without SymPy evaluating it.
     """
 
-    def __init__(self, digits: int, values: dict[sympy.Symbol, object] | None = None) -> None:
-        numeric = any(not isinstance(v, sympy.Symbol) for v in (values or {}).values())
+    def __init__(self, digits: int, values: dict[sympy.Symbol, object] | None = None,
+                 numeric: bool | None = None) -> None:
+        if numeric is None:
+            numeric = any(not isinstance(v, sympy.Symbol) for v in (values or {}).values())
         super().__init__({"mul_symbol": "dot" if numeric else None})
+        self.numeric = numeric
         self.digits = digits
         self.values = values or {}
 
@@ -121,10 +125,7 @@ def tex(obj: object, digits: int = 4) -> str:
     if isinstance(obj, LinearSum):
         return linear_tex(obj, HousePrinter(digits))
     if isinstance(obj, Substituted):
-        printer = HousePrinter(digits, obj.values)
-        if isinstance(obj.expr, LinearSum):
-            return linear_tex(obj.expr, printer)
-        return printer.doprint(obj.expr)
+        return substituted_tex(obj, digits)
     if isinstance(obj, (int, float, mpmath.mpf)) and not isinstance(obj, bool):
         return format_number(obj, digits).tex
     if isinstance(obj, sympy.Basic):
@@ -132,8 +133,39 @@ def tex(obj: object, digits: int = 4) -> str:
     raise TypeError(f"no LaTeX form for {type(obj).__name__}")
 
 
+def substituted_tex(obj: Substituted, digits: int) -> str:
+    """A formula with numbers (or other symbols) in place of its symbols.
+
+    The formula is printed once with a placeholder per symbol, and the placeholders
+    are then replaced by the formatted numbers: an exam's variants share every
+    formula and differ only in the numbers, so SymPy's printer runs once per formula.
+    """
+    symbols = tuple(obj.values)
+    numeric = any(not isinstance(v, sympy.Symbol) for v in obj.values.values())
+    text = substitution_template(obj.expr, symbols, numeric)
+    printer = HousePrinter(digits)
+    for i, symbol in enumerate(symbols):
+        value = obj.values[symbol]
+        shown = value.name if isinstance(value, sympy.Symbol) else printer.number(value)  # type: ignore[arg-type]
+        text = text.replace(placeholder(i), shown)
+    return text
+
+
+def placeholder(i: int) -> str:
+    return f"\u0000{i}\u0000"
+
+
+@lru_cache(maxsize=4096)
+def substitution_template(expr: object, symbols: tuple[sympy.Symbol, ...], numeric: bool) -> str:
+    marks = {symbol: sympy.Symbol(placeholder(i)) for i, symbol in enumerate(symbols)}
+    printer = HousePrinter(0, marks, numeric)
+    if isinstance(expr, LinearSum):
+        return linear_tex(expr, printer)
+    return printer.doprint(expr)
+
+
 def linear_tex(expr: LinearSum, printer: HousePrinter) -> str:
-    joiner = r" \cdot " if printer.values else " "
+    joiner = r" \cdot " if printer.numeric else " "
     terms = [printer.doprint(w) + joiner + printer.doprint(a) for w, a in expr.terms]
     return " + ".join(terms + [printer.doprint(expr.bias)])
 

@@ -112,7 +112,7 @@ class PathLine(NamedTuple):
 
 
 class GradientBlock(NamedTuple):
-    task: str  # "3.k", numbered in the order the backward pass works them
+    task: str | None  # "3.k" when asked, numbered in the order the backward pass works them
     key: str
     kind: str  # "weight" or "bias"
     symbol: Symbol
@@ -129,7 +129,7 @@ class BackwardLayer(NamedTuple):
 
 
 class UpdateLine(NamedTuple):
-    task: str
+    task: str | None  # "4.k" when asked
     key: str
     kind: str
     name: str  # "x1 -> h1" or "bias of h1"
@@ -201,10 +201,12 @@ class Solution:
 # --- building ------------------------------------------------------------------------------
 
 def build_solution(derivation: Derivation, values: Values, network: Network | None = None,
-                   policy: str = "exact") -> Solution:
+                   policy: str = "exact", asked: tuple[str, ...] = ()) -> Solution:
+    """The worked answer; `asked` (parameter keys, () for all) are the numbered tasks."""
     network = network or derivation.network
+    asked_keys = set(asked or (p.key for p in network.parameters))
     return Solution(network.title, given_of(derivation, network),
-                    (step_of(derivation, values, network),), policy)
+                    (step_of(derivation, values, network, asked_keys),), policy)
 
 
 def given_of(derivation: Derivation, network: Network) -> Given:
@@ -253,7 +255,7 @@ def label_position(target: Unit, network: Network) -> float:
     return round(0.2 + 0.45 * (target.index - 1) / max(width - 1, 1), 3)
 
 
-def step_of(derivation: Derivation, values: Values, network: Network) -> Step:
+def step_of(derivation: Derivation, values: Values, network: Network, asked: set[str]) -> Step:
     v = values.symbols
     tasks = count(1)
     forward = tuple(
@@ -263,13 +265,14 @@ def step_of(derivation: Derivation, values: Values, network: Network) -> Step:
     loss = LossBlock("2", LOSS_TEXT[network.loss], derivation.loss,
                      Substituted(derivation.loss, {s: v[s] for s in derivation.loss_args}), values.loss)
     tasks = count(1)
-    backward = tuple(backward_layer(derivation, values, number, tasks)
+    backward = tuple(backward_layer(derivation, values, number, tasks, asked)
                      for number in range(len(network.layers), 0, -1))
+    tasks = count(1)
     updates = tuple(
-        UpdateLine(f"4.{i}", g.parameter.key, g.parameter.kind,
-                   update_name(g.parameter.kind, g.parameter.source, g.parameter.neuron),
+        UpdateLine(f"4.{next(tasks)}" if g.parameter.key in asked else None, g.parameter.key,
+                   g.parameter.kind, update_name(g.parameter.kind, g.parameter.source, g.parameter.neuron),
                    g.symbol, v[g.symbol], values.gradients[g.parameter.key], values.updated[g.parameter.key])
-        for i, g in enumerate(derivation.gradients, 1))
+        for g in derivation.gradients)
     outputs = tuple((name, v[a]) for name, a, _ in derivation.outputs)
     return Step(forward, loss, backward, network.learning_rate, updates, outputs, values)
 
@@ -287,7 +290,7 @@ def forward_line(f: Forward, v: dict[Symbol, float], task: str) -> ForwardLine:
 
 
 def backward_layer(derivation: Derivation, values: Values, number: int,
-                   tasks: Iterator[int]) -> BackwardLayer:
+                   tasks: Iterator[int], asked: set[str]) -> BackwardLayer:
     """One layer of the backward pass: the local derivatives it introduces, then its gradients.
 
     A layer introduces dL/da for its targeted outputs and da/dz for each neuron; every
@@ -299,7 +302,8 @@ def backward_layer(derivation: Derivation, values: Values, number: int,
     wanted = [(L, derivation.symbols[u.a_symbol]) for u in units] + \
         [(derivation.symbols[u.a_symbol], derivation.symbols[u.z_symbol]) for u in units]  # type: ignore[index]
     lines = tuple(local_line(by_key[key], values) for key in wanted if key in by_key)
-    gradients = tuple(gradient_block(g, values, f"3.{next(tasks)}") for g in derivation.gradients
+    gradients = tuple(gradient_block(g, values, f"3.{next(tasks)}" if g.parameter.key in asked else None)
+                      for g in derivation.gradients
                       if derivation.network.units[g.parameter.neuron].layer == number)
     return BackwardLayer(number, number == len(derivation.network.layers), lines, gradients)
 
@@ -314,7 +318,7 @@ def local_line(factor: Local, values: Values) -> LocalLine:
                      Applied(factor.activation, factor.den, prime=True) if factor.activation else None)
 
 
-def gradient_block(gradient: Gradient, values: Values, task: str) -> GradientBlock:
+def gradient_block(gradient: Gradient, values: Values, task: str | None) -> GradientBlock:
     key = gradient.parameter.key
     paths = []
     for path, path_value in zip(gradient.paths, values.paths[key]):

@@ -285,10 +285,13 @@ def scalar_value(node: ScalarNode) -> object:
     A scalar it cannot build (an impossible date, `!!int abc`, an unknown `!tag`, an
     integer too long for Python to convert) is data we cannot read as anything but its
     text; the checks that follow then report it with its location instead of a traceback.
+    Any exception counts: PyYAML's constructors fail on an explicitly tagged scalar in
+    their own ways (`!!bool maybe`: KeyError, `!!timestamp nope`: AttributeError, an empty
+    `!!int`: IndexError), and only this one scalar's text can have caused it.
     """
     try:
         return SafeConstructor().construct_object(node)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+    except Exception:  # noqa: BLE001 (see above)
         return node.value
 
 
@@ -761,3 +764,24 @@ def instantiate(spec: Spec, rng: random.Random) -> Spec:
     targets = tuple((name, pick(v)) for name, v in spec.targets)
     return replace(spec, inputs=inputs, layers=layers, targets=targets,
                    learning_rate=pick(spec.learning_rate))
+
+
+def spec_yaml(spec: Spec) -> str:
+    """A spec with given values as YAML, in the canonical form (for a drawn variant)."""
+    def activation(a: Activation) -> object:
+        return {"name": a.name, "slope": a.slope} if a.name == "leaky_relu" else a.name
+
+    document: dict[str, object] = {
+        "title": spec.title,
+        "inputs": dict(spec.inputs),
+        "layers": [{"activation": activation(layer.activation),
+                    "neurons": {n.name: {"bias": n.bias, "weights": dict(n.weights)}
+                                for n in layer.neurons}}
+                   for layer in spec.layers],
+        "targets": dict(spec.targets),
+        "loss": spec.loss,
+        "learning_rate": spec.learning_rate,
+    }
+    if spec.asked:
+        document["asked"] = [key.removeprefix("b:") for key in spec.asked]
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
