@@ -140,8 +140,8 @@ def gradient_problem(network: Network, values: Values, template: Spec, digits: i
 
 
 def asked_keys(network: Network, template: Spec) -> list[str]:
-    keys = [p.key for p in network.parameters]
-    return [k for k in keys if k in template.asked] if template.asked else keys
+    """The asked parameters in the order the spec lists them (all, in spec order, if none)."""
+    return list(template.asked) or [p.key for p in network.parameters]
 
 
 def answers(network: Network, exact: Values, hand: Values, policy: str, digits: int,
