@@ -60,6 +60,16 @@ def document_options(command: Callable) -> Callable:
                      show_default=True,
                      help="exact: carry full precision, show rounded values; by-hand: round every "
                           "shown value and compute the next step from it, as on paper."),
+        click.option("--form", type=click.Choice(["auto", "paths", "delta", "both"]), default="auto",
+                     show_default=True,
+                     help="The backward pass: every chain-rule path (paths), each neuron's delta "
+                          "worked once (delta), or both; auto picks paths unless some parameter "
+                          "has more than 12 paths, and says so."),
+        click.option("--matrix", is_flag=True,
+                     help="Also work the step in matrix form (W, b, shapes, deltas as vectors)."),
+        click.option("--closed-form", is_flag=True,
+                     help="Also write the loss as one expression in all parameters and each "
+                          "gradient in closed form."),
         click.option("--max-paths", type=click.IntRange(1), default=256, show_default=True,
                      help="Refuse networks where a parameter has more chain-rule paths than "
                           "this: their working would be too long to read."),
@@ -70,11 +80,13 @@ def document_options(command: Callable) -> Callable:
 
 
 def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, rounding: str,
-        max_paths: int) -> None:
+        form: str, matrix: bool, closed_form: bool, max_paths: int) -> None:
     from derive.api import write_document
+    from derive.forms import Options
 
     try:
-        result = write_document(spec, fmt, digits, kind, output, max_paths, rounding)
+        result = write_document(spec, fmt, digits, kind, output, max_paths, rounding,
+                                Options(form, matrix, closed_form))
     except DeriveError as error:
         fail(error)
     if result is not None:
@@ -83,23 +95,23 @@ def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, round
 
 @main.command(short_help="The worked answer key: every step, path, gradient and update.")
 @document_options
-def solve(spec: Path, fmt: str, output: Path | None, digits: int, rounding: str,
-          max_paths: int) -> None:
+def solve(spec: Path, fmt: str, output: Path | None, digits: int, rounding: str, form: str,
+          matrix: bool, closed_form: bool, max_paths: int) -> None:
     """Print the complete worked solution of SPEC: the given network, the forward pass
     (formula, numbers, value for every z and a), the loss, the backward pass (every
     chain-rule path to every weight and bias, the multi-path sums at hidden layers),
     every update, and a summary table."""
-    run("solution", spec, fmt, output, digits, rounding, max_paths)
+    run("solution", spec, fmt, output, digits, rounding, form, matrix, closed_form, max_paths)
 
 
 @main.command(short_help="The same problem without answers, with numbered tasks.")
 @document_options
-def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, rounding: str,
-              max_paths: int) -> None:
+def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, rounding: str, form: str,
+              matrix: bool, closed_form: bool, max_paths: int) -> None:
     """Print the worksheet for SPEC: the network picture and given values, then
     numbered tasks (forward pass, loss, gradients, updates) with room for the answers.
     The answer key (derive solve) uses the same task numbers."""
-    run("worksheet", spec, fmt, output, digits, rounding, max_paths)
+    run("worksheet", spec, fmt, output, digits, rounding, form, matrix, closed_form, max_paths)
 
 
 @main.command(short_help="Seeded random variants, each with worksheet and key; LMS export.")

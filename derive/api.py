@@ -11,6 +11,7 @@ from typing import Callable
 from .derivation import MAX_PATHS, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import evaluate
+from .forms import Options, with_forms
 from .network import build_network
 from .output import write_atomic
 from .render import render
@@ -19,7 +20,7 @@ from .spec import has_draws, load_spec
 
 
 def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exact",
-          digits: int = 4) -> Solution:
+          digits: int = 4, options: Options = Options()) -> Solution:
     """Read, derive and evaluate the spec at `spec_path`: the whole worked answer."""
     spec = load_spec(spec_path)
     if has_draws(spec):
@@ -30,7 +31,8 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
     try:
         derivation = derive(network, max_paths)
         values = evaluate(derivation, policy=policy, digits=digits)
-        return build_solution(derivation, values, policy=policy, asked=spec.asked)
+        solution = build_solution(derivation, values, policy=policy, asked=spec.asked)
+        return with_forms(solution, derivation, [values], options.merged(spec.worked))
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do
@@ -38,12 +40,13 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
 
 
 def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solution",
-             max_paths: int = MAX_PATHS, policy: str = "exact") -> str | bytes:
+             max_paths: int = MAX_PATHS, policy: str = "exact", options: Options = Options()
+             ) -> str | bytes:
     """The answer key (`kind` "solution") or worksheet for `spec_path`.
 
     Markdown, LaTeX and JSON come back as text, a PDF as bytes.
     """
-    solution = solve(spec_path, max_paths, policy, digits)
+    solution = solve(spec_path, max_paths, policy, digits, options)
     if fmt == "pdf":
         from .pdf import compile_pdf  # only PDF users pay for the import
         return compile_pdf(render(solution, "tex", digits, kind))
@@ -52,7 +55,7 @@ def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solu
 
 def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
                    output: str | Path | None, max_paths: int = MAX_PATHS,
-                   policy: str = "exact") -> str | None:
+                   policy: str = "exact", options: Options = Options()) -> str | None:
     """Make the document and write it to `output` atomically; without `output`, return
     it (as text) for standard output. Checks the request before any work is done."""
     if kind == "worksheet" and fmt == "json":
@@ -62,7 +65,7 @@ def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
         raise DeriveError("-f pdf needs an output file: add -o FILE.pdf")
     if output is not None and same_file(output, spec_path):
         raise OutputError(f"refusing to write over the spec itself ({spec_path}); choose another -o")
-    result = document(spec_path, fmt, digits, kind, max_paths, policy)
+    result = document(spec_path, fmt, digits, kind, max_paths, policy, options)
     if output is None:
         return result if isinstance(result, str) else result.decode("utf-8")
     write_atomic(output, result)

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, NamedTuple
 from .derivation import Derivation, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import Values, evaluate, pre_activations
+from .forms import Options, with_forms
 from .network import Network, build_network
 from .output import clean_stale_temporaries, write_atomic
 from .render import format_number, render, render_exam, render_moodle
@@ -100,7 +101,8 @@ def draw_variant(template: Spec, derivation: Derivation, seed: int, number: int,
             continue
         seen.add(fingerprint(spec))
         values = hand if policy == "by-hand" else exact
-        solution = build_solution(derivation, values, network, policy, template.asked)
+        solution = with_forms(build_solution(derivation, values, network, policy, template.asked),
+                              derivation, [values], Options().merged(template.worked))
         return Variant(number, spec, solution, answers(network, exact, hand, policy, digits, template),
                        attempt)
     worst, times = failures.most_common(1)[0]

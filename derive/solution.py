@@ -55,6 +55,18 @@ class Substituted(NamedTuple):
 
 # --- the steps -----------------------------------------------------------------------------
 
+class Section(NamedTuple):
+    """An optional part of the answer, rendered by the template `_<kind>.<format>.j2`.
+
+    `place` says where: "start" (before the forward pass), "backward" (after the
+    path-by-path blocks, or instead of them in delta form), or "end" (after the summary).
+    """
+
+    kind: str
+    place: str
+    content: object
+
+
 class GivenValue(NamedTuple):
     symbol: Symbol
     name: str  # the spec's name for it (x1, h1 -> g2, ...)
@@ -148,6 +160,7 @@ class Step:
     updates: tuple[UpdateLine, ...]  # spec order
     outputs: tuple[tuple[str, float], ...]  # (neuron, a) per targeted output
     values: Values
+    sections: tuple[Section, ...] = ()  # extra worked forms of this step (delta, matrix)
 
 
 class DiagramNode(NamedTuple):
@@ -196,6 +209,9 @@ class Solution:
     given: Given
     steps: tuple[Step, ...]
     policy: str = "exact"  # rounding policy the values were computed with (evaluate.POLICIES)
+    form: str = "paths"  # the backward pass shown: "paths", "delta" or "both"
+    form_reason: str = ""  # why, when derive chose the form itself
+    sections: tuple[Section, ...] = ()  # extra parts of the whole answer (activation table, ...)
 
 
 # --- building ------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ MERGE_TAG = "tag:yaml.org,2002:merge"  # the `<<` key
 NULL_TAG = "tag:yaml.org,2002:null"
 
 TOP_REQUIRED = ("inputs", "layers", "targets", "loss", "learning_rate")
-TOP_OPTIONAL = ("title", "asked", "exam")
+TOP_OPTIONAL = ("title", "asked", "exam", "worked")
 
 
 class Activation(NamedTuple):
@@ -77,6 +77,15 @@ class Draw(NamedTuple):
 
 
 Value = Union[float, Draw]
+
+
+class Worked(NamedTuple):
+    """Which worked forms the answer shows (the CLI's --form/--matrix/--closed-form
+    override or add to these)."""
+
+    form: str = "auto"  # "auto", "paths", "delta" or "both"
+    matrix: bool = False
+    closed_form: bool = False
 
 
 class Constraints(NamedTuple):
@@ -108,6 +117,7 @@ class Spec:
     learning_rate: Value
     asked: tuple[str, ...] = ()  # parameter keys whose gradients are asked; () = all
     constraints: Constraints = Constraints()
+    worked: Worked = Worked()
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -467,9 +477,31 @@ class Reader:
                 self.problem(node, "learning_rate", f"must be greater than 0, found {node.value}")
         asked = self.asked(entries["asked"][1], layers) if "asked" in entries else ()
         constraints = self.constraints(entries["exam"][1]) if "exam" in entries else Constraints()
+        worked = self.worked(entries["worked"][1]) if "worked" in entries else Worked()
         if self.problems or loss is None or eta is None:
             return None
-        return Spec(self.source, title, inputs, layers, targets, loss, eta, asked, constraints)
+        return Spec(self.source, title, inputs, layers, targets, loss, eta, asked, constraints, worked)
+
+    def worked(self, node: Node) -> Worked:
+        """worked: {form: delta, matrix: true, closed_form: true}"""
+        entries = self.mapping(node, "worked")
+        if entries is None:
+            return Worked()
+        self.keys(node, "worked", entries, (), Worked._fields)
+        settings: dict[str, object] = {}
+        if "form" in entries:
+            form = self.choice(entries["form"][1], "worked.form", ("auto", "paths", "delta", "both"), "form")
+            if form is not None:
+                settings["form"] = form
+        for key in ("matrix", "closed_form"):
+            if key in entries:
+                value_node = entries[key][1]
+                value = scalar_value(value_node) if isinstance(value_node, ScalarNode) else None
+                if not isinstance(value, bool):
+                    self.problem(value_node, join("worked", key), f"expected true or false, found {kind_of(value_node)}")
+                else:
+                    settings[key] = value
+        return Worked(**settings)  # type: ignore[arg-type]
 
     def asked(self, node: Node, layers: tuple[LayerSpec, ...]) -> tuple[str, ...]:
         """Asked gradients: "x1->h1" for a weight, "h1" for the bias of h1."""

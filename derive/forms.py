@@ -1,0 +1,76 @@
+"""Which worked forms an answer shows, and adding their sections to a Solution.
+
+The path-by-path backward pass is the hand-written style, but the number of paths
+multiplies with every layer; past PATHS_FOR_AUTO paths for some parameter, the
+default switches to the delta form (each delta worked once and reused) and says so.
+The other forms are extra sections, each built by its own module.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import NamedTuple
+
+from .derivation import Derivation
+from .evaluate import Values
+from .solution import Section, Solution
+from .spec import Worked
+
+FORMS = ("auto", "paths", "delta", "both")
+PATHS_FOR_AUTO = 12  # at most this many paths per parameter: paths; more: delta
+
+
+class Options(NamedTuple):
+    """What the command line asks for; merged with the spec's `worked:` settings."""
+
+    form: str = "auto"
+    matrix: bool = False
+    closed_form: bool = False
+
+    def merged(self, worked: Worked) -> Options:
+        """The command line wins for the form (unless it says auto); flags add up."""
+        return Options(self.form if self.form != "auto" else worked.form,
+                       self.matrix or worked.matrix, self.closed_form or worked.closed_form)
+
+
+def chosen_form(derivation: Derivation, form: str) -> tuple[str, str]:
+    """(form, reason): the reason is said in the answer when derive chose the form."""
+    worst = max((len(g.paths) for g in derivation.gradients), default=0)
+    if form != "auto":
+        return form, ""
+    if worst <= PATHS_FOR_AUTO:
+        return "paths", ""
+    return "delta", (f"A parameter of this network has {worst} chain-rule paths, too many to write "
+                     f"out one by one (the path-by-path form is used up to {PATHS_FOR_AUTO}), so the "
+                     "backward pass is worked in delta form: each neuron's delta once, reused by "
+                     "every weight into it. (--form paths shows every path.)")
+
+
+def with_forms(solution: Solution, derivation: Derivation, values: list[Values],
+               options: Options) -> Solution:
+    """`solution` with the chosen backward form and the requested extra sections.
+
+    `values` holds the values of each step of the solution, in order.
+    """
+    form, reason = chosen_form(derivation, options.form)
+    start: list[Section] = [activation_section(derivation)]
+    end: list[Section] = []
+    if options.closed_form:
+        from .closedform import closed_form_section
+        end.append(closed_form_section(derivation))
+    steps = []
+    for step, step_values in zip(solution.steps, values):
+        extra: list[Section] = []
+        if form in ("delta", "both"):
+            from .delta import delta_section
+            extra.append(delta_section(derivation, step_values))
+        if options.matrix:
+            from .matrix import matrix_section
+            extra.append(matrix_section(derivation, step_values))
+        steps.append(replace(step, sections=tuple(extra)))
+    return replace(solution, steps=tuple(steps), form=form, form_reason=reason,
+                   sections=tuple(start + end))
+
+
+def activation_section(derivation: Derivation) -> Section:
+    from .activations import activation_table
+    return activation_table(derivation)
