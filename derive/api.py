@@ -12,7 +12,7 @@ from .derivation import MAX_PATHS, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import evaluate
 from .forms import Options, with_forms
-from .network import build_network
+from .network import build_network, with_values
 from .output import write_atomic
 from .render import render
 from .solution import Solution, build_solution
@@ -30,9 +30,13 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
     network = build_network(spec)
     try:
         derivation = derive(network, max_paths)
-        values = evaluate(derivation, policy=policy, digits=digits)
-        solution = build_solution(derivation, values, policy=policy, asked=spec.asked)
-        return with_forms(solution, derivation, [values], options.merged(spec.worked))
+        runs = [(network, evaluate(derivation, network, policy, digits))]
+        for _ in range(spec.steps - 1):  # each iteration starts from the last one's updates
+            network = with_values(network, runs[-1][1].updated)
+            runs.append((network, evaluate(derivation, network, policy, digits)))
+        solution = build_solution(derivation, runs[0][1], runs[0][0], policy, spec.asked,
+                                  tuple(runs[1:]))
+        return with_forms(solution, derivation, [v for _, v in runs], options.merged(spec.worked))
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do

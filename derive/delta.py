@@ -20,14 +20,26 @@ from .solution import Section, Substituted
 
 
 class DeltaLine(NamedTuple):
+    """delta = factor * (term + term + ...), or, with no factor, the sum of the terms.
+
+    Kept apart (not one SymPy product) so that a long sum can break across lines.
+    """
+
     neuron: str
     delta: Symbol
-    formula: sympy.Expr  # in the network's symbols and the later deltas
-    numbers: Substituted
+    factor: sympy.Expr | None  # f'(z) of an elementwise activation
+    terms: tuple[sympy.Expr, ...]  # dL/da and w_jk * delta_k, in the network's symbols
+    factor_numbers: Substituted | None
+    term_numbers: tuple[Substituted, ...]
     value: float
 
 
+def numbers_of(expr: sympy.Expr, known: dict[Symbol, float]) -> Substituted:
+    return Substituted(expr, {s: known[s] for s in expr.free_symbols})
+
+
 class DeltaGradient(NamedTuple):
+    task: str | None  # the worksheet task it answers, as in the path form
     key: str
     symbol: Symbol
     formula: sympy.Expr  # a_i * delta_j, or delta_j for a bias
@@ -47,7 +59,10 @@ def delta_symbol(unit: Unit) -> Symbol:
     return Symbol("\\delta" + unit.z_symbol[1:])  # type: ignore[index]
 
 
-def delta_section(derivation: Derivation, values: Values) -> Section:
+def delta_section(derivation: Derivation, values: Values,
+                  tasks: dict[str, str | None] | None = None) -> Section:
+    """The delta-form backward pass; `tasks` numbers the asked gradients (by parameter key)."""
+    tasks = tasks or {}
     network = derivation.network
     sym = derivation.symbols
     local = {(f.num, f.den): f for f in derivation.locals}
@@ -56,24 +71,35 @@ def delta_section(derivation: Derivation, values: Values) -> Section:
     for number in range(len(network.layers), 0, -1):
         lines = []
         for unit in network.layers[number - 1]:
-            a, z, delta = sym[unit.a_symbol], sym[unit.z_symbol], delta_symbol(unit)  # type: ignore[index]
-            if (a, z) not in local:  # feeds no targeted output: no gradient flows here
+            z, delta = sym[unit.z_symbol], delta_symbol(unit)  # type: ignore[index]
+            # every output whose activation depends on this z: itself, or its softmax layer
+            outputs = [k for k in network.layers[number - 1]
+                       if (sym[k.a_symbol], z) in local]  # type: ignore[index]
+            if not outputs:  # feeds no targeted output: no gradient flows here
                 continue
-            inner = []
-            if (L, a) in local:
-                inner.append(local[(L, a)].formula)
-            for consumer in network.consumers[unit.name]:
-                other = network.units[consumer]
-                if (sym[other.a_symbol], sym[other.z_symbol]) in local:  # type: ignore[index]
-                    inner.append(sym[network.weight(unit.name, consumer).symbol] * delta_symbol(other))
-            formula = sympy.Mul(local[(a, z)].formula, sympy.Add(*inner), evaluate=False)
-            used = {s: values.symbols.get(s, delta_values.get(s)) for s in formula.free_symbols}
-            value = (values.locals[(a, z)] * (values.locals.get((L, a), 0.0) + sum(
-                values.locals[(sym[network.units[c].z_symbol], a)] * delta_values[delta_symbol(network.units[c])]
-                for c in network.consumers[unit.name]
-                if delta_symbol(network.units[c]) in delta_values)))
+            terms, value = [], 0.0
+            for k in outputs:
+                a_k = sym[k.a_symbol]
+                inner, upstream = [], values.locals.get((L, a_k), 0.0)
+                if (L, a_k) in local:
+                    inner.append(local[(L, a_k)].formula)
+                for consumer in network.consumers[k.name]:
+                    other = network.units[consumer]
+                    if delta_symbol(other) in delta_values:
+                        inner.append(sym[network.weight(k.name, consumer).symbol] * delta_symbol(other))
+                        upstream += values.locals[(sym[other.z_symbol], a_k)] * delta_values[delta_symbol(other)]  # type: ignore[index]
+                terms.append((local[(a_k, z)].formula, inner))
+                value += values.locals[(a_k, z)] * upstream
+            if len(terms) == 1:  # elementwise: f'(z) times the sum of what flows back
+                factor, summands = terms[0][0], tuple(terms[0][1])
+            else:  # softmax: one term per output of the layer
+                factor, summands = None, tuple(sympy.Mul(f, sympy.Add(*inner), evaluate=False)
+                                               for f, inner in terms)
+            known = {**values.symbols, **delta_values}
             delta_values[delta] = value
-            lines.append(DeltaLine(unit.name, delta, formula, Substituted(formula, used), value))
+            lines.append(DeltaLine(unit.name, delta, factor, summands,
+                                   numbers_of(factor, known) if factor is not None else None,
+                                   tuple(numbers_of(t, known) for t in summands), value))
         gradients = []
         for unit in network.layers[number - 1]:
             delta = delta_symbol(unit)
@@ -84,7 +110,8 @@ def delta_section(derivation: Derivation, values: Values) -> Section:
                 formula = (sym[network.units[parameter.source].a_symbol] * delta  # type: ignore[union-attr,index]
                            if parameter.kind == "weight" else delta)  # type: ignore[union-attr]
                 used = {s: values.symbols.get(s, delta_values.get(s)) for s in formula.free_symbols}
-                gradients.append(DeltaGradient(parameter.key, symbol, formula,  # type: ignore[union-attr]
+                gradients.append(DeltaGradient(tasks.get(parameter.key), parameter.key,  # type: ignore[union-attr]
+                                               symbol, formula,
                                                Substituted(formula, used),
                                                values.gradients[parameter.key]))  # type: ignore[union-attr]
         layers.append(DeltaLayer(number, number == len(network.layers), tuple(lines), tuple(gradients)))

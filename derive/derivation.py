@@ -67,7 +67,7 @@ def _definitions(activation: Activation) -> tuple[sympy.Expr, sympy.Expr, sympy.
                 sympy.Piecewise((slope, z <= 0), (1, True)))
     if name == "softplus":
         return sympy.log(1 + sympy.exp(z)), sympy.log(1 + sympy.exp(z)), 1 / (1 + sympy.exp(-z))
-    raise DeriveError(f"activation {name!r} is not supported in this version of derive")
+    raise DeriveError(f"activation {name!r} is not elementwise")
 
 
 @lru_cache(maxsize=None)
@@ -77,6 +77,41 @@ def activation_rule(activation: Activation) -> ActivationRule:
     return ActivationRule(activation.name, definition, derivative, shown, convenient,
                           compile_numeric((Z,), definition), compile_numeric((Z,), derivative),
                           compile_numeric((A, Z), convenient), activation.slope)
+
+
+class SoftmaxRule(NamedTuple):
+    """Softmax over a layer of n neurons: a_k = e^{z_k} / sum_i e^{z_i}.
+
+    Every a_k depends on every z_j of the layer, so it has n^2 local derivatives; each
+    is derived by SymPy from the definition, once per layer width.
+    """
+
+    zs: tuple[Symbol, ...]  # generic z_1..z_n
+    outputs: tuple[Symbol, ...]  # generic a_1..a_n, for the convenient forms
+    shown: tuple[sympy.Expr, ...]  # a_k in the zs
+    f: tuple[Callable[..., mpmath.mpf], ...]  # a_k from all zs
+    derivative: dict[tuple[int, int], sympy.Expr]  # (k, j): d a_k / d z_j
+    df: dict[tuple[int, int], Callable[..., mpmath.mpf]]  # of all zs
+    convenient: dict[tuple[int, int], sympy.Expr]  # a_k (1 - a_k), or -a_k a_j
+    convenient_fn: dict[tuple[int, int], Callable[..., mpmath.mpf]]  # of all outputs
+
+
+@lru_cache(maxsize=None)
+def softmax_rule(width: int) -> SoftmaxRule:
+    zs = tuple(Symbol(f"z_{{{i}}}") for i in range(1, width + 1))
+    outputs = tuple(Symbol(f"a_{{{i}}}") for i in range(1, width + 1))
+    total = sympy.Add(*[sympy.exp(z) for z in zs])
+    shown = tuple(sympy.exp(z) / total for z in zs)
+    derivative, df, convenient, convenient_fn = {}, {}, {}, {}
+    for k in range(width):
+        for j in range(width):
+            derivative[(k, j)] = sympy.diff(shown[k], zs[j])
+            df[(k, j)] = compile_numeric(zs, derivative[(k, j)])
+            convenient[(k, j)] = (outputs[k] * (1 - outputs[k]) if k == j
+                                  else -outputs[k] * outputs[j])
+            convenient_fn[(k, j)] = compile_numeric(outputs, convenient[(k, j)])
+    return SoftmaxRule(zs, outputs, shown, tuple(compile_numeric(zs, e) for e in shown),
+                       derivative, df, convenient, convenient_fn)
 
 
 LOSS_TEXT = {
@@ -170,7 +205,11 @@ class Forward(NamedTuple):
     a: Symbol
     terms: tuple[tuple[Symbol, Symbol], ...]  # (weight, source output) pairs, spec order
     bias: Symbol
-    rule: ActivationRule
+    name: str  # the activation's name
+    shown: sympy.Expr  # f as a teacher writes it, in generic symbols
+    generic: tuple[Symbol, ...]  # its generic arguments (z, or z_1..z_n for softmax) ...
+    args: tuple[Symbol, ...]  # ... and the network's z symbols they stand for
+    activate: Callable[..., mpmath.mpf]  # a from the args' values
 
 
 @dataclass(frozen=True)
@@ -228,8 +267,15 @@ class Builder:
     def forward_of(self, neuron: Unit) -> Forward:
         terms = tuple((self.sym(w.symbol), self.a_of(w.source)) for w in neuron.weights)  # type: ignore[arg-type]
         bias = self.sym(neuron.bias.symbol)  # type: ignore[union-attr]
-        return Forward(neuron, self.z_of(neuron.name), self.a_of(neuron.name), terms, bias,
-                       activation_rule(neuron.activation))  # type: ignore[arg-type]
+        z, a = self.z_of(neuron.name), self.a_of(neuron.name)
+        if neuron.activation.name == "softmax":  # type: ignore[union-attr]
+            layer = self.network.layers[neuron.layer - 1]
+            rule = softmax_rule(len(layer))
+            k = neuron.index - 1
+            return Forward(neuron, z, a, terms, bias, "softmax", rule.shown[k], rule.zs,
+                           tuple(self.z_of(u.name) for u in layer), rule.f[k])
+        rule = activation_rule(neuron.activation)  # type: ignore[arg-type]
+        return Forward(neuron, z, a, terms, bias, rule.name, rule.shown, (Z,), (z,), rule.f)
 
     # --- local derivatives, each derived once ------------------------------------------
 
@@ -247,8 +293,18 @@ class Builder:
             return Local("loss", L, a, formula, (a, y), self.loss_rule.derivative_fn)
         return self.local(L, a, make)
 
-    def activation_local(self, name: str) -> Local:
+    def activation_targets(self, name: str) -> tuple[str, ...]:
+        """The neurons whose output depends on z of `name`: itself, or its whole softmax layer."""
         unit = self.network.units[name]
+        if unit.activation.name == "softmax":  # type: ignore[union-attr]
+            return tuple(u.name for u in self.network.layers[unit.layer - 1])
+        return (name,)
+
+    def activation_local(self, name: str, of: str | None = None) -> Local:
+        """d a_name / d z_of (of defaults to name: an elementwise activation)."""
+        unit = self.network.units[name]
+        if unit.activation.name == "softmax":  # type: ignore[union-attr]
+            return self.softmax_local(unit, self.network.units[of or name])
         a, z = self.a_of(name), self.z_of(name)
         rule = activation_rule(unit.activation)  # type: ignore[arg-type]
 
@@ -256,6 +312,20 @@ class Builder:
             formula = rule.convenient.xreplace({A: a, Z: z})
             return Local("activation", a, z, formula, (z,), rule.df, rule.name, (a, z),
                          rule.convenient_fn)
+        return self.local(a, z, make)
+
+    def softmax_local(self, output: Unit, source: Unit) -> Local:
+        layer = self.network.layers[output.layer - 1]
+        rule = softmax_rule(len(layer))
+        k, j = output.index - 1, source.index - 1
+        a, z = self.a_of(output.name), self.z_of(source.name)
+        zs = tuple(self.z_of(u.name) for u in layer)
+        outputs = tuple(self.a_of(u.name) for u in layer)
+
+        def make() -> Local:
+            formula = rule.convenient[(k, j)].xreplace(dict(zip(rule.outputs, outputs)))
+            return Local("activation", a, z, formula, zs, rule.df[(k, j)], "softmax", outputs,
+                         rule.convenient_fn[(k, j)])
         return self.local(a, z, make)
 
     def linear_local(self, kind: str, neuron: str, den: Symbol, role: str,
@@ -275,12 +345,16 @@ class Builder:
 
     def count_paths(self) -> None:
         """Refuse networks whose path sums nobody would write out, before building them."""
-        counts: dict[str, int] = {}
+        from_a: dict[str, int] = {}  # paths from L down to a of each neuron
+        from_z: dict[str, int] = {}  # ... and down to its z
         targeted = {name for name, _ in self.network.targets}
-        for neuron in reversed(self.network.neurons):
-            counts[neuron.name] = (neuron.name in targeted) + sum(
-                counts[c] for c in self.network.consumers[neuron.name])
-        worst = max(counts.values())
+        for layer in reversed(self.network.layers):
+            for unit in layer:
+                from_a[unit.name] = (unit.name in targeted) + sum(
+                    from_z[c] for c in self.network.consumers[unit.name])
+            for unit in layer:
+                from_z[unit.name] = sum(from_a[k] for k in self.activation_targets(unit.name))
+        worst = max(from_z.values())
         if worst > self.max_paths:
             raise DeriveError(
                 f"a parameter of this network has {worst} chain-rule paths and the limit is "
@@ -290,20 +364,24 @@ class Builder:
 
     def paths_from(self, name: str) -> tuple[tuple[Local, ...], ...]:
         """Every chain from L down to z of neuron `name`, as factors from the loss end."""
-        if name in self.path_cache:
-            return self.path_cache[name]
-        act = self.activation_local(name)
+        if name not in self.path_cache:
+            self.path_cache[name] = tuple(
+                chain + (self.activation_local(output, name),)
+                for output in self.activation_targets(name) for chain in self.chains_to_a(output))
+        return self.path_cache[name]
+
+    def chains_to_a(self, name: str) -> list[tuple[Local, ...]]:
+        """Every chain from L down to a of neuron `name`."""
         found: list[tuple[Local, ...]] = []
         targets = dict(self.network.target_symbols)
         if name in targets:
-            found.append((self.loss_local(name, self.sym(targets[name])), act))
+            found.append((self.loss_local(name, self.sym(targets[name])),))
+        a = self.a_of(name)
         for consumer in self.network.consumers[name]:
-            a = self.a_of(name)
             weight = self.sym(self.network.weight(name, consumer).symbol)
             edge = self.linear_local("edge", consumer, a, "source", {W: weight, X: a})
-            found.extend(chain + (edge, act) for chain in self.paths_from(consumer))
-        self.path_cache[name] = tuple(found)
-        return self.path_cache[name]
+            found.extend(chain + (edge,) for chain in self.paths_from(consumer))
+        return found
 
     def gradient_of(self, parameter: Parameter) -> Gradient:
         symbol = self.sym(parameter.symbol)

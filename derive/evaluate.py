@@ -87,10 +87,13 @@ def forward(derivation: Derivation, network: Network, keep: Keep,
     values = given_values(derivation, network) if values is None else values
     zs = {}
     for layer in derivation.forward:
+        # every z of the layer first: a softmax output needs all of them
         for step in layer:
             z = mpmath.fsum([values[w] * values[a] for w, a in step.terms] + [values[step.bias]])
-            z = values[step.z] = zs[step.z] = keep(check(z, f"z of neuron {step.neuron.name!r}"))
-            values[step.a] = keep(check(step.rule.f(z), f"the activation of neuron {step.neuron.name!r}"))
+            values[step.z] = zs[step.z] = keep(check(z, f"z of neuron {step.neuron.name!r}"))
+        for step in layer:
+            a = step.activate(*[values[s] for s in step.args])
+            values[step.a] = keep(check(a, f"the activation of neuron {step.neuron.name!r}"))
     return zs
 
 

@@ -62,13 +62,14 @@ def with_forms(solution: Solution, derivation: Derivation, values: list[Values],
         extra: list[Section] = []
         if form in ("delta", "both"):
             from .delta import delta_section
-            extra.append(delta_section(derivation, step_values))
+            tasks = {block.key: block.task for layer in step.backward for block in layer.gradients}
+            extra.append(delta_section(derivation, step_values, tasks))
         if options.matrix:
             from .matrix import matrix_section
             extra.append(matrix_section(derivation, step_values))
         steps.append(replace(step, sections=tuple(extra)))
     return replace(solution, steps=tuple(steps), form=form, form_reason=reason,
-                   sections=tuple(start + end))
+                   sections=tuple(start) + solution.sections + tuple(end))
 
 
 def activation_section(derivation: Derivation) -> Section:

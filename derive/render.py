@@ -186,8 +186,10 @@ def product_tex(factors: tuple[object, ...], digits: int, width: float | None = 
 
 
 def sum_tex(terms: tuple[object, ...], digits: int, width: float | None = None) -> str:
-    """Terms joined by plus signs (negative ones bracketed), broken like products."""
-    return broken_tex([factor_tex(t, digits) for t in terms], " + ", width)
+    """Terms joined by plus signs (negative numbers bracketed, a term printed with a
+    leading minus joined by that minus instead), broken like products."""
+    text = broken_tex([factor_tex(t, digits) for t in terms], " + ", width)
+    return text.replace("+ - ", "- ").replace("+ -", "- ")
 
 
 def broken_tex(parts: list[str], joiner: str, width: float | None) -> str:
@@ -266,6 +268,33 @@ TEX_SPECIALS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
     "%": r"\%", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+    # typeset as curly quotes (and `` '' as double ones) unless asked for the straight glyph
+    "`": r"\textasciigrave{}", "'": r"\textquotesingle{}", '"': r"\textquotedbl{}",
+}
+# What pdflatex sets in text with the preamble's T1 fonts, utf8 input and textcomp (found by
+# compiling each character): ASCII, Latin-1, Latin Extended-A but nine letters, and some
+# punctuation. Anything else stops TeX with "Unicode character not set up for use".
+TEX_TEXT_CHARS = (frozenset(map(chr, range(0x20, 0x7F))) | frozenset(map(chr, range(0xA0, 0x180)))
+                  | frozenset("ƒȘșȚț‐‑‒–—―‖‘’‚“”„†‡•…‰‱‹›※‽⁄€™№←↑→↓")) - frozenset("ĦħĸĿŀŉŦŧſ")
+# Greek letters and the notation of a course (a title such as "σ-network, ∂L/∂w ≤ η") have
+# no text glyph but are math: set as math (capitals that look Latin: upright Latin).
+_GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi "
+          "rho sigma tau upsilon phi chi psi omega").split()
+_GREEK_CAPITALS = dict(zip(_GREEK, "A B \\Gamma \\Delta E Z H \\Theta I K \\Lambda M N \\Xi O \\Pi P "
+                                   "\\Sigma T \\Upsilon \\Phi X \\Psi \\Omega".split()))
+TEX_MATH_CHARS = {
+    **{chr(0x3B1 + i + (i >= 17)): "o" if name == "omicron" else "\\" + name for i, name in enumerate(_GREEK)},
+    **{chr(0x391 + i + (i >= 17)): capital if capital.startswith("\\") else rf"\mathrm{{{capital}}}"
+       for i, (name, capital) in enumerate(_GREEK_CAPITALS.items())},
+    "ς": r"\varsigma", "ϵ": r"\epsilon", "ϑ": r"\vartheta", "ϕ": r"\phi", "∆": r"\Delta",
+    "∂": r"\partial", "∇": r"\nabla", "∑": r"\sum", "∏": r"\prod", "∫": r"\int", "√": r"\surd",
+    "∞": r"\infty", "≈": r"\approx", "≠": r"\neq", "≤": r"\leq", "≥": r"\geq", "≡": r"\equiv",
+    "∝": r"\propto", "−": "-", "∓": r"\mp", "′": r"{}^{\prime}", "″": r"{}^{\prime\prime}",
+    "↔": r"\leftrightarrow", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow", "↦": r"\mapsto",
+    "∘": r"\circ", "⋅": r"\cdot", "∙": r"\cdot", "⊙": r"\odot", "⊗": r"\otimes", "∈": r"\in",
+    "∉": r"\notin", "∀": r"\forall", "∃": r"\exists", "∅": r"\emptyset", "ℓ": r"\ell",
+    "ℝ": r"\mathbb{R}", "ℕ": r"\mathbb{N}", "ℤ": r"\mathbb{Z}", "⊤": r"\top", "⟨": r"\langle",
+    "⟩": r"\rangle",
 }
 MD_SPECIALS = set("\\`*_{}[]()<>#+-.!|$~&")
 
@@ -287,9 +316,21 @@ def unicode_symbol(symbol: object) -> str:
 
 
 def tex_text(text: str) -> str:
-    """User text (a title) as literal LaTeX text: nothing in it can run as a command."""
+    """User text (a title) as literal LaTeX text: nothing in it can run as a command, and
+    nothing in it stops pdflatex. A character it has no glyph for prints as "?"."""
     printable = "".join(ch if ch.isprintable() else " " for ch in text)
-    return "".join(TEX_SPECIALS.get(ch, ch) for ch in printable)
+    parts = []
+    for i, ch in enumerate(printable):
+        if ch in TEX_SPECIALS:
+            parts.append(TEX_SPECIALS[ch])
+        elif ch in TEX_MATH_CHARS:
+            parts.append(rf"\ensuremath{{{TEX_MATH_CHARS[ch]}}}")
+        elif ch in TEX_TEXT_CHARS:
+            # -- and ,, are ligatures (en dash, low quotes): keep each character itself
+            parts.append(ch + "{}" if ch in "-," and printable[i + 1:i + 2] == ch else ch)
+        else:
+            parts.append("?")
+    return "".join(parts)
 
 
 def xml_text(text: str) -> str:
@@ -340,6 +381,73 @@ def _sum_filter(context: jinja2.runtime.Context, terms: tuple[object, ...],
 @jinja2.pass_context
 def _factor_filter(context: jinja2.runtime.Context, obj: object) -> str:
     return factor_tex(obj, context["digits"])
+
+
+def nested_tex(node: object, digits: int, width: float | None = None) -> str:
+    """A composed expression f(w_1 u_1 + ... + b), each u maybe composed again, broken
+    over lines past `width` (derive.closedform.Composed: `activation` a name or None for
+    the identity, `terms` (weight, inner) pairs, `bias`).
+
+    A level that fits on its line prints with \\left( \\right); one that does not opens
+    with \\Bigl( (sized delimiters may be split across lines, \\left...\\right may not),
+    puts its terms on lines indented one \\quad deeper (several to a line while they fit)
+    and closes with \\Bigr). Continuation lines start with `&\\qquad`, as in broken_tex.
+    """
+    lines = _nested_lines(node, digits, width, 0, True)
+    return r" \\ &\qquad ".join(r"\quad " * depth + text for depth, text in lines)
+
+
+def _is_composed(node: object) -> bool:
+    return all(hasattr(node, field) for field in ("activation", "terms", "bias"))
+
+
+def _function_tex(activation: str, digits: int) -> str:
+    """How an activation is named in front of its argument: \\sigma, \\operatorname{ReLU}, ..."""
+    shown = tex(Applied(activation, sympy.Symbol("\u0001")), digits)
+    return shown[:shown.index(r"\left(")]
+
+
+def _nested_flat(node: object, digits: int, top: bool) -> str:
+    if not _is_composed(node):
+        return tex(node, digits)
+    inner = " + ".join([f"{tex(w, digits)} {_nested_flat(u, digits, False)}" for w, u in node.terms]  # type: ignore[attr-defined]
+                       + [tex(node.bias, digits)])  # type: ignore[attr-defined]
+    if node.activation is None:  # type: ignore[attr-defined]
+        return inner if top else rf"\left({inner}\right)"
+    return rf"{_function_tex(node.activation, digits)}\left({inner}\right)"  # type: ignore[attr-defined]
+
+
+def _nested_lines(node: object, digits: int, width: float | None, depth: int,
+                  top: bool) -> list[tuple[int, str]]:
+    """(indent, text) lines; the first goes where the caller puts it."""
+    flat = _nested_flat(node, digits, top)
+    if width is None or not _is_composed(node) or approx_width(flat) + 2 * depth <= width:
+        return [(depth, flat)]
+    if node.activation is None and top:  # type: ignore[attr-defined]
+        opener, closer = "", ""
+    else:
+        name = _function_tex(node.activation, digits) if node.activation else ""  # type: ignore[attr-defined]
+        opener, closer = name + r"\Bigl(", r"\Bigr)"
+    pieces = []
+    for i, (w, inner) in enumerate(node.terms):  # type: ignore[attr-defined]
+        head = ("" if i == 0 else "+ ") + tex(w, digits) + " "
+        sub = _nested_lines(inner, digits, width, depth + 1, False)
+        pieces.append([(depth + 1, head + sub[0][1])] + sub[1:])
+    pieces.append([(depth + 1, "+ " + tex(node.bias, digits) + closer)])  # type: ignore[attr-defined]
+    pieces[0][0] = (depth, opener + pieces[0][0][1])
+    lines: list[tuple[int, str]] = []
+    for piece in pieces:
+        if lines and len(piece) == 1 and \
+                approx_width(lines[-1][1] + piece[0][1]) + 2 * lines[-1][0] + 1 <= width:
+            lines[-1] = (lines[-1][0], lines[-1][1] + " " + piece[0][1])
+        else:
+            lines.extend(piece)
+    return lines
+
+
+@jinja2.pass_context
+def _nested_filter(context: jinja2.runtime.Context, node: object, width: float | None = None) -> str:
+    return nested_tex(node, context["digits"], width)
 
 
 class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
@@ -404,6 +512,7 @@ def environment(fmt: str) -> jinja2.Environment:
         "product": _product_filter,
         "factor": _factor_filter,
         "terms": _sum_filter,
+        "nested": _nested_filter,
     })
     return env
 
@@ -463,4 +572,12 @@ def render_json(solution: Solution, digits: int) -> str:
                 "rounding": {"digits": digits, "rule": ROUNDING_RULE, "policy": solution.policy,
                              "scope": scope},
                 "learning_rate": solution.given.eta, "steps": steps}
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=1, ensure_ascii=False, default=json_number) + "\n"
+
+
+def json_number(value: object) -> float:
+    """An mpmath value (beyond a double's range, see evaluate.number) as the nearest double;
+    the "displayed" strings keep its digits."""
+    if isinstance(value, mpmath.mpf):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

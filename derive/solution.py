@@ -74,7 +74,7 @@ class GivenValue(NamedTuple):
 
 
 class ForwardLine(NamedTuple):
-    task: str  # "1.k": the worksheet task this line answers
+    task: str | None  # "1.k": the worksheet task this line answers (first iteration only)
     neuron: str
     z: Symbol
     z_formula: LinearSum
@@ -96,7 +96,7 @@ class ForwardLayer(NamedTuple):
 
 
 class LossBlock(NamedTuple):
-    task: str
+    task: str | None
     name: str  # e.g. "half squared error"
     formula: sympy.Expr
     numbers: Substituted
@@ -138,6 +138,8 @@ class BackwardLayer(NamedTuple):
     is_output: bool
     locals: tuple[LocalLine, ...]
     gradients: tuple[GradientBlock, ...]
+    combined: tuple[LocalLine, ...] = ()  # dL/dz_k = a_k - y_k, where that simplification holds
+    combined_kind: str = ""  # "softmax-ce" or "sigmoid-bce"
 
 
 class UpdateLine(NamedTuple):
@@ -153,6 +155,7 @@ class UpdateLine(NamedTuple):
 
 @dataclass(frozen=True)
 class Step:
+    number: int  # the iteration, from 1
     forward: tuple[ForwardLayer, ...]
     loss: LossBlock
     backward: tuple[BackwardLayer, ...]  # output layer first
@@ -217,12 +220,18 @@ class Solution:
 # --- building ------------------------------------------------------------------------------
 
 def build_solution(derivation: Derivation, values: Values, network: Network | None = None,
-                   policy: str = "exact", asked: tuple[str, ...] = ()) -> Solution:
-    """The worked answer; `asked` (parameter keys, () for all) are the numbered tasks."""
+                   policy: str = "exact", asked: tuple[str, ...] = (),
+                   later: tuple[tuple[Network, Values], ...] = ()) -> Solution:
+    """The worked answer; `asked` (parameter keys, () for all) are the numbered tasks
+    (of the first iteration); `later` holds each further iteration's network and values."""
     network = network or derivation.network
     asked_keys = set(asked or (p.key for p in network.parameters))
-    return Solution(network.title, given_of(derivation, network),
-                    (step_of(derivation, values, network, asked_keys),), policy)
+    steps = [step_of(derivation, values, network, asked_keys, 1)]
+    steps += [step_of(derivation, v, n, set(), i) for i, (n, v) in enumerate(later, 2)]
+    sections = (Section("loss_table", "end", tuple((s.number, s.loss.value) for s in steps)),) \
+        if later else ()
+    return Solution(network.title, given_of(derivation, network), tuple(steps), policy,
+                    sections=sections)
 
 
 def given_of(derivation: Derivation, network: Network) -> Given:
@@ -271,14 +280,17 @@ def label_position(target: Unit, network: Network) -> float:
     return round(0.2 + 0.45 * (target.index - 1) / max(width - 1, 1), 3)
 
 
-def step_of(derivation: Derivation, values: Values, network: Network, asked: set[str]) -> Step:
+def step_of(derivation: Derivation, values: Values, network: Network, asked: set[str],
+            number: int) -> Step:
+    """One iteration's working; only the first carries worksheet task numbers."""
     v = values.symbols
     tasks = count(1)
+    first = number == 1
     forward = tuple(
-        ForwardLayer(i, i == len(derivation.forward), layer[0].rule.name,
-                     tuple(forward_line(f, v, f"1.{next(tasks)}") for f in layer))
+        ForwardLayer(i, i == len(derivation.forward), layer[0].name,
+                     tuple(forward_line(f, v, f"1.{next(tasks)}" if first else None) for f in layer))
         for i, layer in enumerate(derivation.forward, 1))
-    loss = LossBlock("2", LOSS_TEXT[network.loss], derivation.loss,
+    loss = LossBlock("2" if first else None, LOSS_TEXT[network.loss], derivation.loss,
                      Substituted(derivation.loss, {s: v[s] for s in derivation.loss_args}), values.loss)
     tasks = count(1)
     backward = tuple(backward_layer(derivation, values, number, tasks, asked)
@@ -290,19 +302,19 @@ def step_of(derivation: Derivation, values: Values, network: Network, asked: set
                    g.symbol, v[g.symbol], values.gradients[g.parameter.key], values.updated[g.parameter.key])
         for g in derivation.gradients)
     outputs = tuple((name, v[a]) for name, a, _ in derivation.outputs)
-    return Step(forward, loss, backward, network.learning_rate, updates, outputs, values)
+    return Step(number, forward, loss, backward, network.learning_rate, updates, outputs, values)
 
 
 def update_name(kind: str, source: str | None, neuron: str) -> str:
     return f"{source} → {neuron}" if kind == "weight" else f"bias of {neuron}"
 
 
-def forward_line(f: Forward, v: dict[Symbol, float], task: str) -> ForwardLine:
+def forward_line(f: Forward, v: dict[Symbol, float], task: str | None) -> ForwardLine:
     z_formula = LinearSum(f.terms, f.bias)
     used = {s: v[s] for pair in f.terms for s in pair} | {f.bias: v[f.bias]}
     return ForwardLine(task, f.neuron.name, f.z, z_formula, Substituted(z_formula, used), v[f.z], f.a,
-                       f.rule.name, Applied(f.rule.name, f.z), Substituted(f.rule.shown, {Z: f.z}),
-                       Substituted(f.rule.shown, {Z: v[f.z]}), v[f.a])
+                       f.name, Applied(f.name, f.z), Substituted(f.shown, dict(zip(f.generic, f.args))),
+                       Substituted(f.shown, {g: v[s] for g, s in zip(f.generic, f.args)}), v[f.a])
 
 
 def backward_layer(derivation: Derivation, values: Values, number: int,
@@ -314,14 +326,48 @@ def backward_layer(derivation: Derivation, values: Values, number: int,
     worked in a later layer's block above.
     """
     by_key = {(f.num, f.den): f for f in derivation.locals}
-    units = [u for u in derivation.network.layers[number - 1]]
-    wanted = [(L, derivation.symbols[u.a_symbol]) for u in units] + \
-        [(derivation.symbols[u.a_symbol], derivation.symbols[u.z_symbol]) for u in units]  # type: ignore[index]
+    sym = derivation.symbols
+    units = derivation.network.layers[number - 1]
+    softmax = units[0].activation.name == "softmax"  # type: ignore[union-attr]
+    wanted = [(L, sym[u.a_symbol]) for u in units] + [
+        (sym[k.a_symbol], sym[j.z_symbol])  # type: ignore[index]
+        for k in units for j in (units if softmax else (k,))]
     lines = tuple(local_line(by_key[key], values) for key in wanted if key in by_key)
     gradients = tuple(gradient_block(g, values, f"3.{next(tasks)}" if g.parameter.key in asked else None)
                       for g in derivation.gradients
                       if derivation.network.units[g.parameter.neuron].layer == number)
-    return BackwardLayer(number, number == len(derivation.network.layers), lines, gradients)
+    is_output = number == len(derivation.network.layers)
+    kind = combined_kind(derivation) if is_output else ""
+    combined = combined_lines(derivation, values, by_key) if kind else ()
+    return BackwardLayer(number, is_output, lines, gradients, combined, kind)
+
+
+def combined_kind(derivation: Derivation) -> str:
+    """Where dL/dz_k collapses to a_k - y_k: sigmoid with binary cross-entropy (always),
+    softmax with cross-entropy when every output has a target and the targets sum to 1."""
+    network = derivation.network
+    activation = network.layers[-1][0].activation.name  # type: ignore[union-attr]
+    if activation == "sigmoid" and network.loss == "binary_cross_entropy":
+        return "sigmoid-bce"
+    if activation == "softmax" and network.loss == "cross_entropy" \
+            and len(network.targets) == len(network.layers[-1]) \
+            and abs(sum(value for _, value in network.targets) - 1) < 1e-12:
+        return "softmax-ce"
+    return ""
+
+
+def combined_lines(derivation: Derivation, values: Values,
+                   by_key: dict[tuple[Symbol, Symbol], Local]) -> tuple[LocalLine, ...]:
+    """dL/dz_k = sum_m dL/da_m * da_m/dz_k, valued from the factors, shown as a_k - y_k."""
+    lines = []
+    for name, a, y in derivation.outputs:
+        z = derivation.symbols[derivation.network.units[name].z_symbol]  # type: ignore[index]
+        value = sum(values.locals[(L, a_m)] * values.locals[(a_m, z)]
+                    for _, a_m, _ in derivation.outputs if (a_m, z) in by_key)
+        formula = a - y
+        lines.append(LocalLine(Partial(L, z), formula, Substituted(formula, {a: values.symbols[a],
+                               y: values.symbols[y]}), value, None, False, None))
+    return tuple(lines)
 
 
 def local_line(factor: Local, values: Values) -> LocalLine:
@@ -331,7 +377,8 @@ def local_line(factor: Local, values: Values) -> LocalLine:
     return LocalLine(Partial(factor.num, factor.den), factor.formula, Substituted(factor.formula, used),
                      values.locals[(factor.num, factor.den)], z_value,
                      isinstance(factor.formula, sympy.Piecewise),
-                     Applied(factor.activation, factor.den, prime=True) if factor.activation else None)
+                     Applied(factor.activation, factor.den, prime=True)
+                     if factor.activation and factor.activation != "softmax" else None)
 
 
 def gradient_block(gradient: Gradient, values: Values, task: str | None) -> GradientBlock:

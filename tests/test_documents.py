@@ -97,9 +97,10 @@ def test_worksheet_holds_no_answers(problem: Path) -> None:
 @pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.stem)
 def test_key_and_worksheet_share_task_numbers(problem: Path) -> None:
     solution = solve(problem)
-    task = re.compile(r"\*\*(\d\.\d+)\*\*|#### (\d\.\d+) ")
-    key = {a or b for a, b in task.findall(render(solution, "md"))}
-    sheet = {a or b for a, b in task.findall(render(solution, "md", 4, "worksheet"))}
+    # a task is labelled **1.2** or "#### 3.4 Gradient ..." or, in delta form, \text{(3.4)}
+    task = re.compile(r"\*\*(\d\.\d+)\*\*|#### (\d\.\d+) |\\text\{\((\d\.\d+)\)\}")
+    key = {"".join(groups) for groups in task.findall(render(solution, "md"))}
+    sheet = {"".join(groups) for groups in task.findall(render(solution, "md", 4, "worksheet"))}
     gradient_tasks = {t for t in sheet if t.startswith("3.")}
     assert gradient_tasks and gradient_tasks <= key
     assert {t for t in sheet if t.startswith("1.")} <= key

@@ -1,0 +1,118 @@
+"""Softmax with cross-entropy, iterations, and the choice of backward form."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cli import main
+from oracle import fd_gradients, forward, loss
+
+ROOT = Path(__file__).resolve().parent.parent
+SOFTMAX = ROOT / "problems" / "seed003_softmax.yaml"
+ITERATED = ROOT / "problems" / "q2_iterations.yaml"
+DEEP = ROOT / "problems" / "deep_34442.yaml"
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def key_of(entry: dict) -> tuple:
+    return ("weight", entry["from"], entry["to"]) if entry["kind"] == "weight" else ("bias", entry["neuron"])
+
+
+def test_softmax_output_parameters_have_a_path_through_every_output() -> None:
+    key = json.loads(run("solve", str(SOFTMAX), "-f", "json"))
+    paths = {key_of(p): len(p["paths"]) for p in key["steps"][0]["parameters"]}
+    assert paths[("weight", "h1", "o1")] == 3  # through a_1, a_2 and a_3 of the softmax layer
+    assert paths[("weight", "x1", "h1")] == 9  # 3 outputs x 3 softmax factors
+    expected = fd_gradients(yaml.safe_load(SOFTMAX.read_text()))
+    for entry in key["steps"][0]["parameters"]:
+        assert entry["gradient"] == pytest.approx(expected[key_of(entry)], rel=1e-6, abs=1e-9)
+
+
+def test_softmax_shows_the_simplification_with_its_values() -> None:
+    """dL/dz_k = yhat_k - y_k (softmax + cross-entropy, one-hot target), valued from the
+    oracle's forward pass, and equal to the bias gradient (dz/db = 1)."""
+    spec = yaml.safe_load(SOFTMAX.read_text())
+    md = run("solve", str(SOFTMAX))
+    assert "simplifies here (softmax with cross-entropy, because the targets sum to 1)" in md
+    units = forward(spec)
+    grads = fd_gradients(spec)
+    for k, name in enumerate(("o1", "o2", "o3"), 1):
+        value = units[name][1] - spec["targets"][name]
+        assert abs(value - grads[("bias", name)]) < 1e-6
+        line = f"\\frac{{\\partial L}}{{\\partial z_{{{k}}}^{{(2)}}}} &= a_{{{k}}}^{{(2)}} - y_{{{k}}}"
+        assert line in md
+
+
+def test_sigmoid_with_binary_cross_entropy_simplifies_too() -> None:
+    md = run("solve", str(ROOT / "problems" / "seed002_tanh_bce.yaml"))
+    assert "simplifies here (sigmoid with binary cross-entropy)" in md
+
+
+def test_no_simplification_claimed_for_squared_error() -> None:
+    assert "simplifies here" not in run("solve", str(ROOT / "problems" / "q2.yaml"))
+
+
+def test_iterations_continue_from_the_updated_values() -> None:
+    key = json.loads(run("solve", str(ITERATED), "-f", "json"))
+    steps = key["steps"]
+    assert len(steps) == 3
+    spec = yaml.safe_load(ITERATED.read_text())
+    overrides: dict = {}
+    for before, after in zip(steps, steps[1:]):
+        for old, new in zip(before["parameters"], after["parameters"]):
+            assert new["value"] == old["updated"]
+            overrides[key_of(old)] = old["updated"]
+        # the next step's loss and gradients, from the oracle at the updated values
+        assert after["loss"] == pytest.approx(loss(spec, overrides), rel=1e-12)
+        step_spec = with_values(spec, overrides)
+        expected = fd_gradients(step_spec)
+        for entry in after["parameters"]:
+            assert entry["gradient"] == pytest.approx(expected[key_of(entry)], rel=1e-6, abs=1e-9)
+    assert steps[0]["loss"] > steps[1]["loss"] > steps[2]["loss"]  # descending, as it should
+    md = run("solve", str(ITERATED))
+    assert "## Loss per iteration" in md and md.count("## Iteration ") == 3
+
+
+def with_values(spec: dict, values: dict) -> dict:
+    copy = yaml.safe_load(yaml.safe_dump(spec))
+    for layer in copy["layers"]:
+        for name, neuron in layer["neurons"].items():
+            for source in neuron["weights"]:
+                neuron["weights"][source] = values.get(("weight", source, name), neuron["weights"][source])
+            neuron["bias"] = values.get(("bias", name), neuron["bias"])
+    return copy
+
+
+def test_deep_network_defaults_to_delta_form_and_says_why() -> None:
+    md = run("solve", str(DEEP))
+    assert "32 chain-rule paths" in md and "### Delta form" in md
+    assert "Gradient of $w_{11}^{(1)}$ (32 paths)" not in md
+
+
+def test_deep_network_in_paths_form_on_request() -> None:
+    md = run("solve", str(DEEP), "--form", "paths")
+    assert "Gradient of $w_{11}^{(1)}$ (32 paths)" in md and "### Delta form" not in md
+
+
+def test_both_forms_agree() -> None:
+    key_paths = json.loads(run("solve", str(DEEP), "-f", "json", "--form", "paths"))
+    key_delta = json.loads(run("solve", str(DEEP), "-f", "json", "--form", "delta"))
+    assert key_paths["steps"] == key_delta["steps"]
+    md = run("solve", str(DEEP), "--form", "both")
+    assert "### Delta form" in md and "(32 paths)" in md
+
+
+def test_worked_key_in_the_spec_sets_the_form(tmp_path: Path) -> None:
+    spec = tmp_path / "q2.yaml"
+    spec.write_text((ROOT / "problems" / "q2.yaml").read_text() + "worked: {form: delta}\n")
+    assert "### Delta form" in run("solve", str(spec))
+    assert "### Delta form" not in run("solve", str(spec), "--form", "paths")
