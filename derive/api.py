@@ -12,11 +12,13 @@ from .derivation import MAX_PATHS, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import evaluate
 from .forms import Options, with_forms
-from .network import build_network, with_values
+from .batch import batch_update
+from .derivation import Derivation
+from .network import Network, build_network, with_sample, with_values
 from .output import write_atomic
 from .render import render
-from .solution import Solution, build_solution
-from .spec import has_draws, load_spec
+from .solution import Run, Solution, build_runs
+from .spec import Spec, has_draws, load_spec
 
 
 def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exact",
@@ -30,17 +32,43 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
     network = build_network(spec)
     try:
         derivation = derive(network, max_paths)
-        runs = [(network, evaluate(derivation, network, policy, digits))]
-        for _ in range(spec.steps - 1):  # each iteration starts from the last one's updates
-            network = with_values(network, runs[-1][1].updated)
-            runs.append((network, evaluate(derivation, network, policy, digits)))
-        solution = build_solution(derivation, runs[0][1], runs[0][0], policy, spec.asked,
-                                  tuple(runs[1:]))
-        return with_forms(solution, derivation, [v for _, v in runs], options.merged(spec.worked))
+        runs = worked_runs(spec, network, derivation, policy, digits)
+        solution = build_runs(derivation, runs, policy, spec.asked)
+        return with_forms(solution, derivation, [run.values for run in runs],
+                          options.merged(spec.worked))
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do
         raise type(error)(f"{spec_path}: {error}") from None
+
+
+def worked_runs(spec: Spec, network: Network, derivation: Derivation, policy: str,
+                digits: int) -> list[Run]:
+    """Every forward/backward pass the answer works, in order.
+
+    Each of `steps` iterations goes over the samples: one update per sample
+    (sequential, or a single sample), or one update from their combined gradient (a
+    mini-batch, mean or sum). Each iteration starts from the last one's updates.
+    """
+    samples = spec.samples or ((spec.inputs, spec.targets),)
+    several = len(samples) > 1
+    runs: list[Run] = []
+    for iteration in range(1, spec.steps + 1):
+        if not several or spec.reduction == "sequential":
+            for number, (inputs, targets) in enumerate(samples, 1):
+                fed = with_sample(network, inputs, targets)  # type: ignore[arg-type]
+                values = evaluate(derivation, fed, policy, digits)
+                runs.append(Run(fed, values, iteration, number if several else None))
+                network = with_values(network, values.updated)
+            continue
+        batch = [with_sample(network, inputs, targets) for inputs, targets in samples]  # type: ignore[arg-type]
+        batch_values = [evaluate(derivation, fed, policy, digits) for fed in batch]
+        section, updated = batch_update(derivation, network, batch_values, spec.reduction)
+        runs.extend(Run(fed, values, iteration, number, updates=False,
+                        batch=section if number == len(batch) else None)
+                    for number, (fed, values) in enumerate(zip(batch, batch_values), 1))
+        network = with_values(network, updated)
+    return runs
 
 
 def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solution",

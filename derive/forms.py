@@ -67,7 +67,7 @@ def with_forms(solution: Solution, derivation: Derivation, values: list[Values],
         if options.matrix:
             from .matrix import matrix_section
             extra.append(matrix_section(derivation, step_values))
-        steps.append(replace(step, sections=tuple(extra)))
+        steps.append(replace(step, sections=step.sections + tuple(extra)))
     return replace(solution, steps=tuple(steps), form=form, form_reason=reason,
                    sections=tuple(start) + solution.sections + tuple(end))
 

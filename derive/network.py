@@ -3,14 +3,27 @@
 Inputs form layer 0. Every neuron knows its incoming weights and its bias; the
 network knows, for each unit, which neurons consume it (the edges the chain rule
 walks backwards). No numbers are computed here.
+
+Every symbol is chosen here, once, from the spec's `notation` (docs/spec.md,
+"Notation options"): the seed notation by default (a_j^{(l)}, w_{ij}^{(l)}), flat
+names (w_1, w_2, ...) or the author's own. The later stages only print them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import cached_property
+from itertools import count
 from typing import NamedTuple
 
-from .spec import Activation, Spec
+from .errors import Problem, SpecError
+from .spec import Activation, Notation, Spec, SymbolName
+
+# Symbols the working already uses for something else: a unit or parameter printed as
+# one of these would be read as the loss, or as Euler's number in e^{-z}.
+RESERVED_SYMBOLS = {"L": "the loss L", "e": "Euler's number e (in e^{-z})"}
+# An activation symbol that is `a` with scripts (a_1, a_{3}, a'): its z swaps the letter.
+A_LETTER = re.compile(r"a(?=[_^']|\Z)")
 
 
 class Parameter(NamedTuple):
@@ -77,43 +90,146 @@ class Network:
         return next(w for w in self.units[neuron].weights if w.source == source)
 
 
+def with_values(network: Network, values: dict[str, float]) -> Network:
+    """The same network with parameter values replaced (keyed by Parameter.key): the next
+    iteration after an update."""
+    def swap(parameter: Parameter) -> Parameter:
+        return parameter._replace(value=values.get(parameter.key, parameter.value))
+
+    layers = tuple(tuple(unit._replace(weights=tuple(swap(w) for w in unit.weights),
+                                       bias=swap(unit.bias))  # type: ignore[arg-type]
+                         for unit in layer) for layer in network.layers)
+    return replace(network, layers=layers)
+
+
+def with_sample(network: Network, inputs: tuple[tuple[str, float], ...],
+                targets: tuple[tuple[str, float], ...]) -> Network:
+    """The same network fed another sample (same input and target names)."""
+    given = dict(inputs)
+    return replace(network, inputs=tuple(u._replace(value=given[u.name]) for u in network.inputs),
+                   targets=tuple(targets))
+
+
 def index_text(*indices: int) -> str:
     """Subscript indices run together (11) while single digits, comma-separated after."""
     return "".join(map(str, indices)) if all(i < 10 for i in indices) else ",".join(map(str, indices))
 
 
 def build_network(spec: Spec) -> Network:
+    """The network of `spec`, every part named by the spec's notation.
+
+    Raises SpecError (located at the `notation.names` entry) when two things would
+    print as the same symbol: the working could not be read, and the symbols name
+    the values the numbers are computed from.
+    """
+    notation = spec.notation
+    custom = {name.key: name.symbol for name in notation.names}
     inputs = tuple(
-        Unit(name, 0, i, f"x_{{{i}}}", value=value) for i, (name, value) in enumerate(spec.inputs, 1)
+        Unit(name, 0, i, custom.get(f"a:{name}", f"x_{{{i}}}"), value=value)
+        for i, (name, value) in enumerate(spec.inputs, 1)
     )
     units = {u.name: u for u in inputs}
+    # flat names number every weight, bias and neuron in spec order, custom-named or not,
+    # so that w_5 is the fifth weight of the spec whatever else is renamed
+    weight_number, neuron_number = count(1), count(1)
     layers = []
     for number, layer_spec in enumerate(spec.layers, 1):
         layer = []
         for j, neuron in enumerate(layer_spec.neurons, 1):
+            k = next(neuron_number)
             weights = tuple(
-                Parameter("weight", neuron.name, source, weight_symbol(units[source], j, number), value)
-                for source, value in neuron.weights
+                Parameter("weight", neuron.name, source,
+                          custom.get(f"{source}->{neuron.name}", weight_symbol(units[source], j, number,
+                                                                                 notation, w)),
+                          value)
+                for (source, value), w in zip(neuron.weights, weight_number)
             )
-            bias = Parameter("bias", neuron.name, None, f"b_{{{j}}}^{{({number})}}", neuron.bias)
-            layer.append(Unit(neuron.name, number, j, f"a_{{{j}}}^{{({number})}}",
-                              f"z_{{{j}}}^{{({number})}}", layer_spec.activation, weights, bias))
+            bias_default = f"b_{{{k}}}" if notation.parameters == "flat" else f"b_{{{j}}}^{{({number})}}"
+            bias = Parameter("bias", neuron.name, None, custom.get(f"b:{neuron.name}", bias_default),
+                             neuron.bias)
+            a_symbol, z_symbol = unit_symbols(neuron.name, j, number, k, notation, custom)
+            layer.append(Unit(neuron.name, number, j, a_symbol, z_symbol, layer_spec.activation,
+                              weights, bias))
         units.update({u.name: u for u in layer})
         layers.append(tuple(layer))
     outputs = {u.name: u for u in layers[-1]}
     single = len(spec.targets) == 1
     target_symbols = tuple(
-        (name, "y" if single else f"y_{{{outputs[name].index}}}") for name, _ in spec.targets
+        (name, custom.get(f"y:{name}", "y" if single else f"y_{{{outputs[name].index}}}"))
+        for name, _ in spec.targets
     )
-    return Network(spec.title, inputs, tuple(layers), spec.targets, target_symbols, spec.loss,
-                   spec.learning_rate)
+    network = Network(spec.title, inputs, tuple(layers), spec.targets, target_symbols, spec.loss,
+                      spec.learning_rate)
+    check_unique(network, spec)
+    return network
 
 
-def weight_symbol(source: Unit, j: int, layer: int) -> str:
+def unit_symbols(name: str, j: int, layer: int, k: int, notation: Notation,
+                 custom: dict[str, str]) -> tuple[str, str]:
+    """(a, z) of neuron `name`, j-th of layer `layer` and k-th of the network.
+
+    A custom activation symbol without a custom z gets a z derived from it: a_1 gives
+    z_1 (the letter swapped), any other symbol s gives z_{s} (h_{1} -> z_{h_{1}},
+    \\hat{y} -> z_{\\hat{y}}). Every z begins with the letter z and a script, so that
+    its delta (derive.delta: the first letter swapped for \\delta) is distinct too.
+    """
+    if notation.units == "flat":
+        a, z = f"a_{{{k}}}", f"z_{{{k}}}"
+    else:
+        a, z = f"a_{{{j}}}^{{({layer})}}", f"z_{{{j}}}^{{({layer})}}"
+    if f"a:{name}" in custom:
+        a = custom[f"a:{name}"]
+        z = "z" + a[1:] if A_LETTER.match(a) else f"z_{{{a}}}"
+    return a, custom.get(f"z:{name}", z)
+
+
+def weight_symbol(source: Unit, j: int, layer: int, notation: Notation = Notation(),
+                  number: int = 0) -> str:
     """w_{ij}^{(l)}: from unit i of the previous layer to neuron j of layer l.
 
     A skip connection (from a layer other than the previous one) names both layers,
-    w_{ij}^{(k\\to l)}, so that i is never read against the wrong layer.
+    w_{ij}^{(k\\to l)}, so that i is never read against the wrong layer. With the
+    to-from index order (Nielsen's) the indices swap: w_{ji}^{(l)}. With flat
+    parameters the weight is w_{number}, its place among all weights in spec order.
     """
+    if notation.parameters == "flat":
+        return f"w_{{{number}}}"
     sup = f"({layer})" if source.layer == layer - 1 else f"({source.layer}\\to {layer})"
-    return f"w_{{{index_text(source.index, j)}}}^{{{sup}}}"
+    indices = (j, source.index) if notation.index_order == "to-from" else (source.index, j)
+    return f"w_{{{index_text(*indices)}}}^{{{sup}}}"
+
+
+def check_unique(network: Network, spec: Spec) -> None:
+    """Two things printed alike would make the working ambiguous, and since symbols
+    carry the values, wrong: report each clash at the custom name that makes it."""
+    where = {name.key: name for name in spec.notation.names}
+    things: list[tuple[str, str, str]] = []  # (symbol, names key, what it is)
+    for unit in network.inputs:
+        things.append((unit.a_symbol, f"a:{unit.name}", f"input {unit.name}"))
+    for unit in network.neurons:
+        things.append((unit.a_symbol, f"a:{unit.name}", f"the activation of {unit.name}"))
+        things.append((unit.z_symbol, f"z:{unit.name}", f"the pre-activation of {unit.name}"))  # type: ignore[arg-type]
+    for p in network.parameters:
+        what = f"weight {p.source}->{p.neuron}" if p.kind == "weight" else f"the bias of {p.neuron}"
+        things.append((p.symbol, p.key, what))
+    for name, y in network.target_symbols:
+        things.append((y, f"y:{name}", f"the target of {name}"))
+
+    def entry(key: str) -> SymbolName | None:
+        # a derived z belongs to the entry that gave its activation symbol
+        return where.get(key) or (where.get("a:" + key[2:]) if key.startswith("z:") else None)
+
+    seen = {symbol: (what, "") for symbol, what in RESERVED_SYMBOLS.items()}
+    problems = []
+    for symbol, key, what in things:
+        if symbol not in seen:
+            seen[symbol] = (what, key)
+            continue
+        first, first_key = seen[symbol]
+        named = entry(key) or entry(first_key)
+        line, path = (named.line, named.path) if named else (None, "notation")
+        problems.append(Problem(spec.source, line, path,
+                                f"{symbol} would name both {first} and {what}; every symbol "
+                                "must name one thing"))
+    if problems:
+        raise SpecError(problems)

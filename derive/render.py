@@ -42,6 +42,17 @@ ACTIVATION_TEXT = {"linear": "linear", "sigmoid": "sigmoid", "tanh": "tanh", "re
                    "leaky_relu": "leaky ReLU", "softplus": "softplus", "softmax": "softmax"}
 
 
+def activation_tex(name: str) -> str:
+    """An activation's name in formulas; a custom one (a formula) by its own name, which
+    the spec keeps to letters, digits and _."""
+    return ACTIVATION_TEX.get(name) or r"\operatorname{" + name.replace("_", r"\_") + "}"
+
+
+def activation_text(name: str) -> str:
+    """An activation's name in prose; a custom one by its own name."""
+    return ACTIVATION_TEXT.get(name, name)
+
+
 # --- numbers -------------------------------------------------------------------------------
 
 class Shown(NamedTuple):
@@ -121,7 +132,7 @@ def tex(obj: object, digits: int = 4) -> str:
         return rf"\frac{{\partial {tex(obj.num, digits)}}}{{\partial {tex(obj.den, digits)}}}"
     if isinstance(obj, Applied):
         prime = "'" if obj.prime else ""
-        return rf"{ACTIVATION_TEX[obj.activation]}{prime}\left({tex(obj.arg, digits)}\right)"
+        return rf"{activation_tex(obj.activation)}{prime}\left({tex(obj.arg, digits)}\right)"
     if isinstance(obj, LinearSum):
         return linear_tex(obj, HousePrinter(digits))
     if isinstance(obj, Substituted):
@@ -503,7 +514,7 @@ def environment(fmt: str) -> jinja2.Environment:
     env.filters.update({
         "text": {"md": md_text, "tex": tex_text, "xml": xml_text}[fmt],
         "moodle_number": moodle_number,
-        "activation": ACTIVATION_TEXT.__getitem__,
+        "activation": lambda name: {"md": md_text, "tex": tex_text, "xml": xml_text}[fmt](activation_text(name)),
         "unicode": unicode_symbol,
         "plain": _plain_filter,
         "column_spacing": column_spacing,
@@ -544,28 +555,20 @@ def render_json(solution: Solution, digits: int) -> str:
     for step in solution.steps:
         forward = {line.neuron: {"z": line.z_value, "a": line.a_value}
                    for layer in step.forward for line in layer.lines}
-        gradients = {block.key: block for layer in step.backward for block in layer.gradients}
-        parameters = []
-        for update in step.updates:
-            block = gradients[update.key]
-            entry: dict[str, Any] = {"kind": update.kind}
-            if update.kind == "weight":
-                source, target = update.key.split("->")
-                entry.update({"from": source, "to": target})
-            else:
-                entry["neuron"] = update.key.removeprefix("b:")
-            entry.update({
-                "symbol": update.symbol.name,
-                "value": update.old,
-                "gradient": update.gradient,
-                "updated": update.new,
-                "paths": [path.value for path in block.paths],
-                "displayed": {"gradient": format_number(update.gradient, digits).text,
-                              "updated": format_number(update.new, digits).text},
-            })
-            parameters.append(entry)
-        steps.append({"forward": forward, "loss": step.loss.value,
-                      "outputs": dict(step.outputs), "parameters": parameters})
+        blocks = {block.key: block for layer in step.backward for block in layer.gradients}
+        updates = {update.key: update for update in step.updates}
+        parameters = [parameter_entry(key, blocks[key], updates.get(key), step, digits)
+                      for key in step.values.gradients]  # spec order
+        entry = {"forward": forward, "loss": step.loss.value, "outputs": dict(step.outputs),
+                 "parameters": parameters}
+        if step.sample is not None:
+            entry = {"iteration": step.number, "sample": step.sample, **entry}
+        elif len(solution.steps) > 1:
+            entry = {"iteration": step.number, **entry}
+        for section in step.sections:
+            if section.kind == "batch":
+                entry["batch"] = batch_entry(section.content, digits)
+        steps.append(entry)
     scope = ("every shown value is rounded and the next step computed from it"
              if solution.policy == "by-hand" else "display only; every value is computed in full precision")
     document = {"title": solution.title, "format": "derive-answer-key/1",
@@ -573,6 +576,38 @@ def render_json(solution: Solution, digits: int) -> str:
                              "scope": scope},
                 "learning_rate": solution.given.eta, "steps": steps}
     return json.dumps(document, indent=1, ensure_ascii=False, default=json_number) + "\n"
+
+
+def parameter_entry(key: str, block: object, update: object, step: object, digits: int) -> dict[str, Any]:
+    """One weight or bias of a step in the JSON key; "updated" is null for a sample inside
+    a batch (the batch's update is in the step's "batch")."""
+    entry: dict[str, Any] = {"kind": block.kind}  # type: ignore[attr-defined]
+    if block.kind == "weight":  # type: ignore[attr-defined]
+        source, target = key.split("->")
+        entry.update({"from": source, "to": target})
+    else:
+        entry["neuron"] = key.removeprefix("b:")
+    gradient = block.value  # type: ignore[attr-defined]
+    entry.update({
+        "symbol": block.symbol.name,  # type: ignore[attr-defined]
+        "value": step.values.symbols[block.symbol],  # type: ignore[attr-defined]
+        "gradient": gradient,
+        "updated": update.new if update else None,  # type: ignore[attr-defined]
+        "paths": [path.value for path in block.paths],  # type: ignore[attr-defined]
+        "displayed": {"gradient": format_number(gradient, digits).text},
+    })
+    if update:
+        entry["displayed"]["updated"] = format_number(update.new, digits).text  # type: ignore[attr-defined]
+    return entry
+
+
+def batch_entry(batch: object, digits: int) -> dict[str, Any]:
+    return {"reduction": batch.reduction, "loss": batch.loss,  # type: ignore[attr-defined]
+            "parameters": [{"key": row.key, "symbol": row.symbol.name, "gradient": row.combined,
+                            "value": row.old, "updated": row.new,
+                            "displayed": {"gradient": format_number(row.combined, digits).text,
+                                          "updated": format_number(row.new, digits).text}}
+                           for row in batch.rows]}  # type: ignore[attr-defined]
 
 
 def json_number(value: object) -> float:

@@ -6,7 +6,7 @@ key, the worksheet and the JSON all come from one model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import count
 from typing import Iterator, NamedTuple
 
@@ -164,6 +164,7 @@ class Step:
     outputs: tuple[tuple[str, float], ...]  # (neuron, a) per targeted output
     values: Values
     sections: tuple[Section, ...] = ()  # extra worked forms of this step (delta, matrix)
+    sample: int | None = None  # which sample, when the spec gives several
 
 
 class DiagramNode(NamedTuple):
@@ -204,6 +205,7 @@ class Given(NamedTuple):
     eta: float
     layers: tuple[tuple[str, int, str], ...]  # (activation, width, role) per layer
     diagram: Diagram
+    samples: tuple[tuple[int, tuple[float, ...], tuple[float, ...]], ...] = ()  # (n, inputs, targets)
 
 
 @dataclass(frozen=True)
@@ -219,19 +221,59 @@ class Solution:
 
 # --- building ------------------------------------------------------------------------------
 
+class Run(NamedTuple):
+    """One worked forward/backward pass: on which values, and what follows it."""
+
+    network: Network
+    values: Values
+    iteration: int
+    sample: int | None = None  # 1-based, when the spec gives several samples
+    updates: bool = True  # False for a sample inside a batch: the batch updates once
+    batch: Section | None = None  # the batch update, after the batch's last sample
+
+
 def build_solution(derivation: Derivation, values: Values, network: Network | None = None,
                    policy: str = "exact", asked: tuple[str, ...] = (),
                    later: tuple[tuple[Network, Values], ...] = ()) -> Solution:
-    """The worked answer; `asked` (parameter keys, () for all) are the numbered tasks
-    (of the first iteration); `later` holds each further iteration's network and values."""
+    """The worked answer for one sample; `later` holds each further iteration."""
     network = network or derivation.network
+    runs = [Run(network, values, 1)] + [Run(n, v, i) for i, (n, v) in enumerate(later, 2)]
+    return build_runs(derivation, runs, policy, asked)
+
+
+def build_runs(derivation: Derivation, runs: list[Run], policy: str = "exact",
+               asked: tuple[str, ...] = ()) -> Solution:
+    """The worked answer; `asked` (parameter keys, () for all) are the numbered tasks,
+    which the first pass carries."""
+    network = runs[0].network
     asked_keys = set(asked or (p.key for p in network.parameters))
-    steps = [step_of(derivation, values, network, asked_keys, 1)]
-    steps += [step_of(derivation, v, n, set(), i) for i, (n, v) in enumerate(later, 2)]
-    sections = (Section("loss_table", "end", tuple((s.number, s.loss.value) for s in steps)),) \
-        if later else ()
-    return Solution(network.title, given_of(derivation, network), tuple(steps), policy,
+    steps = []
+    for i, run in enumerate(runs):
+        step = step_of(derivation, run.values, run.network, asked_keys if i == 0 else set(),
+                       run.iteration)
+        step = replace(step, sample=run.sample, updates=step.updates if run.updates else (),
+                       sections=(run.batch,) if run.batch else ())
+        steps.append(step)
+    iterations = runs[-1].iteration
+    sections = (Section("loss_table", "end", loss_rows(steps)),) if iterations > 1 else ()
+    given = given_of(derivation, network)
+    samples = tuple((run.sample, tuple(u.value for u in run.network.inputs),  # type: ignore[misc]
+                     tuple(value for _, value in run.network.targets))
+                    for run in runs if run.sample is not None and run.iteration == 1)
+    return Solution(network.title, given._replace(samples=samples), tuple(steps), policy,
                     sections=sections)
+
+
+def loss_rows(steps: list[Step]) -> tuple[tuple[int, float], ...]:
+    """The loss of each iteration: a batch's shown total where there is one."""
+    rows: dict[int, float] = {}
+    for step in steps:
+        batch = next((s.content for s in step.sections if s.kind == "batch"), None)
+        if batch is not None:
+            rows[step.number] = batch.loss  # type: ignore[attr-defined]
+        elif step.updates:
+            rows[step.number] = step.loss.value
+    return tuple(rows.items())
 
 
 def given_of(derivation: Derivation, network: Network) -> Given:

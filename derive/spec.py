@@ -34,6 +34,7 @@ LOSSES = (
     "cross_entropy",
 )
 DEFAULT_LEAKY_SLOPE = 0.01
+MAX_STEPS = 50  # iterations written out; beyond this nobody reads the working
 MAX_SPEC_BYTES = 1_000_000  # a hand-sized network is a few kB; refuse to parse megabytes
 # A spec nests lists and mappings 6 deep (top, layers, a layer, neurons, a neuron,
 # weights). Composing YAML recurses once per level, so without a limit a file of
@@ -53,13 +54,26 @@ MAX_NAME_LENGTH = 40
 MERGE_TAG = "tag:yaml.org,2002:merge"  # the `<<` key
 NULL_TAG = "tag:yaml.org,2002:null"
 
-TOP_REQUIRED = ("inputs", "layers", "targets", "loss", "learning_rate")
-TOP_OPTIONAL = ("title", "asked", "exam", "worked")
+TOP_REQUIRED = ("layers", "loss", "learning_rate")  # and inputs + targets, or samples
+REDUCTIONS = ("mean", "sum", "sequential")
+MAX_SAMPLES = 20
+TOP_OPTIONAL = ("inputs", "targets", "samples", "reduction", "title", "asked", "exam", "worked", "steps",
+                "notation")
+NOTATION_CHOICES = {"parameters": ("layered", "flat"), "index_order": ("from-to", "to-from"),
+                    "units": ("layered", "flat")}
+# A custom symbol (notation.names) is printed into LaTeX and Markdown math as written,
+# so it may use only this: letters, digits, _, ^, braces, primes and three accents.
+# Any other command (\input, \write, \def, \catcode), $, %, #, &, ~ or a space could
+# run code or break the document it is printed into.
+SYMBOL_TEXT = re.compile(r"(?:[A-Za-z0-9_^{}']|\\(?:hat|tilde|bar)(?![A-Za-z]))+\Z")
+SYMBOL_TOKEN = re.compile(r"\\(?:hat|tilde|bar)|.")
+MAX_SYMBOL_LENGTH = 40
 
 
 class Activation(NamedTuple):
     name: str
     slope: float | None = None  # leaky_relu only
+    formula: str | None = None  # a custom activation: f(x) as written (see derive.formula)
 
 
 class Draw(NamedTuple):
@@ -86,6 +100,109 @@ class Worked(NamedTuple):
     form: str = "auto"  # "auto", "paths", "delta" or "both"
     matrix: bool = False
     closed_form: bool = False
+
+
+class SymbolName(NamedTuple):
+    """One custom symbol of `notation.names`, with where it was written (for messages)."""
+
+    key: str  # "a:x1" (an input or a neuron's activation), "z:h1", "b:h1", "y:o", or "x1->h1"
+    symbol: str  # in the form of symbol_form: w_1 is kept as w_{1}
+    line: int | None = None
+    path: str = ""
+
+
+class Notation(NamedTuple):
+    """How the working names things (docs/spec.md, "Notation options"); derive.network
+    turns it into the symbols."""
+
+    parameters: str = "layered"  # or "flat": w_1, w_2, ... and b_1, b_2, ... in spec order
+    index_order: str = "from-to"  # w_{ij}: from unit i to neuron j; or "to-from" (Nielsen)
+    units: str = "layered"  # or "flat": a_1, a_2, ... and z_1, z_2, ... over all neurons
+    names: tuple[SymbolName, ...] = ()
+
+
+def symbol_form(text: str) -> str:
+    """A custom symbol in its one printed form (w_1 and {w}_{1} are both w_{1}); raises
+    ValueError saying what is wrong if `text` is not a symbol.
+
+    The grammar is small: an item is a letter, a digit, an accent (\\hat{y}) or a
+    braced group, with at most one subscript and one superscript (or primes) after it.
+    It keeps to what LaTeX, KaTeX and MathJax all accept (no double subscripts, no
+    unbalanced braces), and the one form lets duplicates be found by how they print.
+    """
+    if len(text) > MAX_SYMBOL_LENGTH:
+        raise ValueError(f"a symbol has at most {MAX_SYMBOL_LENGTH} characters")
+    if not SYMBOL_TEXT.match(text):
+        raise ValueError("a symbol may use only letters, digits, _, ^, {}, primes (') and "
+                         "\\hat, \\tilde, \\bar (no spaces, no other commands)")
+    tokens = SYMBOL_TOKEN.findall(text)
+    form, end, _ = _symbol_items(tokens, 0)
+    if end < len(tokens):
+        raise ValueError("unbalanced braces: a } without its {")
+    first = form.lstrip("{")[0]
+    if not (first.isalpha() or first == "\\"):
+        raise ValueError("a symbol starts with a letter or an accent")
+    return form
+
+
+def _symbol_items(tokens: list[str], i: int) -> tuple[str, int, bool]:
+    """Items up to a closing brace (or the end): their form, the index reached, and
+    whether they are one item without scripts (whose braces can go: {w}_1 is w_1)."""
+    items = []
+    while i < len(tokens) and tokens[i] != "}":
+        base, i = _symbol_base(tokens, i)
+        sub = sup = None
+        primes = 0
+        while i < len(tokens) and tokens[i] in ("_", "^", "'"):
+            mark = tokens[i]
+            if mark == "_" and sub is not None:
+                raise ValueError("a double subscript: put one in braces, e.g. w_{1_2}")
+            if mark == "^" and (sup is not None or primes):
+                raise ValueError("a double superscript: put one in braces, e.g. w^{(1)}")
+            if mark == "'" and sup is not None:
+                raise ValueError("a prime after a superscript: write it before, e.g. w'^{2}")
+            if mark == "'":
+                primes, i = primes + 1, i + 1
+            elif mark == "_":
+                sub, i = _symbol_argument(tokens, i + 1, mark)
+            else:
+                sup, i = _symbol_argument(tokens, i + 1, mark)
+        items.append(base + (f"_{{{sub}}}" if sub is not None else "") + "'" * primes
+                     + (f"^{{{sup}}}" if sup is not None else ""))
+        scripted = sub is not None or sup is not None or primes > 0
+    return "".join(items), i, len(items) == 1 and not scripted
+
+
+def _symbol_base(tokens: list[str], i: int) -> tuple[str, int]:
+    token = tokens[i]
+    if token.isalnum():
+        return token, i + 1
+    if token.startswith("\\"):
+        argument, i = _symbol_argument(tokens, i + 1, token)
+        return f"{token}{{{argument}}}", i
+    if token == "{":
+        inner, i, simple = _symbol_group(tokens, i)
+        return (inner if simple else f"{{{inner}}}"), i
+    raise ValueError(f"{token} needs something before it")
+
+
+def _symbol_argument(tokens: list[str], i: int, after: str) -> tuple[str, int]:
+    """What follows _, ^ or an accent: one letter or digit, or a braced group."""
+    if i < len(tokens) and tokens[i].isalnum():
+        return tokens[i], i + 1
+    if i < len(tokens) and tokens[i] == "{":
+        inner, i, _ = _symbol_group(tokens, i)
+        return inner, i
+    raise ValueError(f"{after} needs a letter, a digit or a {{group}} after it")
+
+
+def _symbol_group(tokens: list[str], i: int) -> tuple[str, int, bool]:
+    inner, i, simple = _symbol_items(tokens, i + 1)
+    if i >= len(tokens):
+        raise ValueError("unbalanced braces: a { without its }")
+    if not inner:
+        raise ValueError("empty braces {}")
+    return inner, i + 1, simple
 
 
 class Constraints(NamedTuple):
@@ -118,6 +235,11 @@ class Spec:
     asked: tuple[str, ...] = ()  # parameter keys whose gradients are asked; () = all
     constraints: Constraints = Constraints()
     worked: Worked = Worked()
+    steps: int = 1  # gradient-descent iterations, each from the previous one's updated values
+    # several samples: each one's inputs and targets (inputs/targets above are the first's)
+    samples: tuple[tuple[tuple[tuple[str, Value], ...], tuple[tuple[str, Value], ...]], ...] = ()
+    reduction: str = "mean"  # samples: mean or sum of the gradients, one update; or sequential
+    notation: Notation = Notation()
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -266,7 +388,7 @@ def compose(text: str, source: str) -> Node:
         # nothing, or a bare `---` (an empty document, which YAML composes into a null).
         # line 1: every problem should point somewhere, and the content belongs at the top
         raise SpecError([Problem(source, 1, "", "the file is empty (no YAML content); expected a "
-                                 "mapping with keys " + ", ".join(TOP_REQUIRED))])
+                                 "mapping with keys " + "inputs, layers, targets, loss, learning_rate (or samples for inputs and targets)")])
     return root
 
 
@@ -317,6 +439,7 @@ class Reader:
         # inside the output layer does not make its targets look like non-outputs.
         self.declared: dict[str, int] = {}
         self.outputs: list[str] | None = None
+        self.formulas: dict[str, str] = {}  # custom activation name -> its formula
 
     def problem(self, node: Node | None, path: str, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else None
@@ -462,13 +585,20 @@ class Reader:
         title = "Backpropagation"
         if "title" in entries:
             title = self.text(entries["title"][1], "title") or title
-        inputs = self.inputs(entries["inputs"][1]) if "inputs" in entries else ()
+        self.sample_keys(root, entries)
+        first = entries["inputs"][1] if "inputs" in entries else first_sample_part(entries, "inputs")
+        inputs = self.inputs(first) if first is not None and "inputs" in entries else ()
         # every input name as written, even one whose value is wrong: that value is
         # reported once, not again at every weight that comes from the input
-        input_names = names_in(entries["inputs"][1]) if "inputs" in entries else []
+        input_names = names_in(first) if first is not None else []
         layers = self.layers(entries["layers"][1], input_names) if "layers" in entries else ()
         loss = self.choice(entries["loss"][1], "loss", LOSSES, "loss") if "loss" in entries else None
         targets = self.targets(entries["targets"][1], loss) if "targets" in entries else ()
+        samples = self.samples(entries["samples"][1], loss, input_names) if "samples" in entries else ()
+        if samples:
+            inputs, targets = samples[0]
+        reduction = self.choice(entries["reduction"][1], "reduction", REDUCTIONS, "reduction") \
+            if "reduction" in entries else "mean"
         eta = None
         if "learning_rate" in entries:
             node = entries["learning_rate"][1]
@@ -478,9 +608,156 @@ class Reader:
         asked = self.asked(entries["asked"][1], layers) if "asked" in entries else ()
         constraints = self.constraints(entries["exam"][1]) if "exam" in entries else Constraints()
         worked = self.worked(entries["worked"][1]) if "worked" in entries else Worked()
+        target_names = names_in(entries["targets"][1] if "targets" in entries
+                                else first_sample_part(entries, "targets"))
+        notation = self.notation(entries["notation"][1], input_names, layers, target_names) \
+            if "notation" in entries else Notation()
+        steps = self.steps(entries["steps"][1]) if "steps" in entries else 1
         if self.problems or loss is None or eta is None:
             return None
-        return Spec(self.source, title, inputs, layers, targets, loss, eta, asked, constraints, worked)
+        return Spec(self.source, title, inputs, layers, targets, loss, eta, asked=asked,
+                    constraints=constraints, worked=worked, steps=steps, notation=notation,
+                    samples=samples, reduction=reduction or "mean")
+
+    def sample_keys(self, root: Node, entries: dict[str, tuple[Node, Node]]) -> None:
+        """Either inputs and targets (one sample), or samples: never both, never neither."""
+        if "samples" in entries:
+            for key in ("inputs", "targets"):
+                if key in entries:
+                    self.problem(entries[key][0], key, "give either inputs and targets, or samples, not both")
+        else:
+            for key in ("inputs", "targets"):
+                if key not in entries:
+                    self.problem(root, key, "missing required key (or give samples)")
+            if "reduction" in entries:
+                self.problem(entries["reduction"][0], "reduction", "reduction goes with samples")
+
+    def samples(self, node: Node, loss: str | None, input_names: list[str]
+                ) -> tuple[tuple[tuple[tuple[str, Value], ...], tuple[tuple[str, Value], ...]], ...]:
+        """samples: [{inputs: {...}, targets: {...}}, ...], all with the same names."""
+        if not isinstance(node, SequenceNode) or not node.value:
+            self.problem(node, "samples", f"expected a list of {{inputs, targets}}, found {kind_of(node)}")
+            return ()
+        if len(node.value) > MAX_SAMPLES:
+            self.problem(node, "samples", f"at most {MAX_SAMPLES} samples are worked by hand, found {len(node.value)}")
+            return ()
+        found = []
+        target_names: list[str] | None = None
+        for i, item in enumerate(node.value):
+            path = f"samples[{i}]"
+            entries = self.mapping(item, path)
+            if entries is None:
+                continue
+            self.keys(item, path, entries, ("inputs", "targets"), ())
+            if "inputs" not in entries or "targets" not in entries:
+                continue
+            inputs = self.inputs(entries["inputs"][1], join(path, "inputs"))
+            targets = self.targets(entries["targets"][1], loss, join(path, "targets"))
+            if [name for name, _ in inputs] != input_names:
+                self.problem(entries["inputs"][1], join(path, "inputs"),
+                             f"every sample needs the inputs {listed(input_names)}, in that order")
+            if target_names is None:
+                target_names = [name for name, _ in targets]
+            elif [name for name, _ in targets] != target_names:
+                self.problem(entries["targets"][1], join(path, "targets"),
+                             f"every sample needs the targets {listed(target_names)}, in that order")
+            found.append((inputs, targets))
+        return tuple(found)
+
+    def steps(self, node: Node) -> int:
+        """steps: N, the number of gradient-descent iterations worked."""
+        value = scalar_value(node) if isinstance(node, ScalarNode) else None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STEPS:
+            self.problem(node, "steps", f"expected a whole number from 1 to {MAX_STEPS}, found {kind_of(node)}")
+            return 1
+        return value
+
+    def notation(self, node: Node, input_names: list[str], layers: tuple[LayerSpec, ...],
+                 target_names: list[str]) -> Notation:
+        """notation: {parameters: flat, index_order: to-from, units: flat, names: {...}}"""
+        entries = self.mapping(node, "notation")
+        if entries is None:
+            return Notation()
+        self.keys(node, "notation", entries, (), Notation._fields)
+        settings: dict[str, object] = {}
+        for key, options in NOTATION_CHOICES.items():
+            if key in entries:
+                value = self.choice(entries[key][1], join("notation", key), options, key.replace("_", " "))
+                if value is not None:
+                    settings[key] = value
+        if "names" in entries:
+            settings["names"] = self.symbol_names(entries["names"][1], input_names, layers, target_names)
+        return Notation(**settings)  # type: ignore[arg-type]
+
+    def symbol_names(self, node: Node, input_names: list[str], layers: tuple[LayerSpec, ...],
+                     target_names: list[str]) -> tuple[SymbolName, ...]:
+        """names: {x1: x, h1: h_1, o: {a: \\hat{y}, z: z_o, b: b_o, y: y_o}, x1->h1: w_1}"""
+        entries = self.mapping(node, "notation.names")
+        if entries is None:
+            return ()
+        weights = {f"{source}->{n.name}" for layer in layers for n in layer.neurons for source, _ in n.weights}
+        found: list[SymbolName] = []
+        given: dict[str, int] = {}  # what is named -> line, to catch x1->h1 and "x1 -> h1"
+        for key, (key_node, value_node) in entries.items():
+            path = join("notation.names", key)
+            name = key.replace(" ", "")
+            if name in given:
+                self.problem(key_node, path, f"{shown(key)!r} is named twice (first on line {given[name]})")
+                continue
+            given[name] = key_node.start_mark.line + 1
+            if "->" in name:
+                neuron = name.split("->")[-1]
+                if name in weights:
+                    found.extend(self.symbol_name(value_node, path, name))
+                elif neuron not in self.declared or neuron in {n.name for layer in layers for n in layer.neurons}:
+                    self.problem(key_node, path, f"no weight {shown(key)!r} (a weight is source->neuron, "
+                                 "as in the neuron's weights)")
+                # else: the neuron was written but has a problem of its own, reported there
+            elif name in input_names:
+                if isinstance(value_node, MappingNode):
+                    self.problem(value_node, path, "an input has one symbol: write it as text, e.g. x")
+                else:
+                    found.extend(self.symbol_name(value_node, path, f"a:{name}"))
+            elif name in self.declared:
+                found.extend(self.neuron_names(value_node, path, name, name in target_names))
+            else:
+                self.problem(key_node, path, f"no input, neuron or weight {shown(key)!r} (known: "
+                             f"{listed(input_names + list(self.declared))}; a weight is source->neuron)")
+        return tuple(found)
+
+    def neuron_names(self, node: Node, path: str, name: str, output: bool) -> list[SymbolName]:
+        """A neuron's symbols: its activation's as text, or a mapping of a, z, b (and y for
+        an output with a target)."""
+        if not isinstance(node, MappingNode):
+            return self.symbol_name(node, path, f"a:{name}")
+        entries = self.mapping(node, path)
+        if entries is None:
+            return []
+        self.keys(node, path, entries, (), ("a", "z", "b", "y") if output else ("a", "z", "b"))
+        found = []
+        for part in ("a", "z", "b", "y"):
+            if part in entries and (part != "y" or output):
+                found.extend(self.symbol_name(entries[part][1], join(path, part), f"{part}:{name}"))
+        return found
+
+    def symbol_name(self, node: Node, path: str, key: str) -> list[SymbolName]:
+        """One custom symbol, checked against the whitelist grammar (see symbol_form)."""
+        text = self.text(node, path)
+        if text is None:
+            return []
+        try:
+            symbol = symbol_form(text)
+        except ValueError as err:
+            # shown as written: repr would double the backslash of \hat{y}
+            self.problem(node, path, f"{err}; found {shown(text)}")
+            return []
+        if key.startswith("z:") and not re.match(r"z(?:[_^']|\Z)", symbol):
+            # derive.delta names a neuron's delta by swapping the first letter of its z for
+            # \delta: only z with scripts keeps deltas valid LaTeX and distinct
+            self.problem(node, path, f"a pre-activation symbol is z with a sub- or superscript "
+                         f"(z_1, z_{{h1}}, z'), found {shown(text)}")
+            return []
+        return [SymbolName(key, symbol, node.start_mark.line + 1, path)]
 
     def worked(self, node: Node) -> Worked:
         """worked: {form: delta, matrix: true, closed_form: true}"""
@@ -539,16 +816,16 @@ class Reader:
                     settings[key] = int(value) if key == "max_tries" else value
         return Constraints(**settings)
 
-    def inputs(self, node: Node) -> tuple[tuple[str, float], ...]:
-        entries = self.mapping(node, "inputs")
+    def inputs(self, node: Node, path: str = "inputs") -> tuple[tuple[str, float], ...]:
+        entries = self.mapping(node, path)
         if entries is None:
             return ()
         if not entries:
-            self.problem(node, "inputs", "expected at least one input")
+            self.problem(node, path, "expected at least one input")
         found = []
         for key, (key_node, value_node) in entries.items():
-            value = self.value(value_node, join("inputs", key))
-            if self.name(key_node, join("inputs", key)) and value is not None:
+            value = self.value(value_node, join(path, key))
+            if self.name(key_node, join(path, key)) and value is not None:
                 found.append((key, value))
         return tuple(found)
 
@@ -620,6 +897,8 @@ class Reader:
             entries = self.mapping(node, path)
             if entries is None:
                 return None
+            if "formula" in entries:
+                return self.formula(node, path, entries)
             self.keys(node, path, entries, ("name",), ("slope",))
             if "name" not in entries:
                 return None
@@ -640,6 +919,41 @@ class Reader:
         if name is None:
             return None
         return Activation(name, DEFAULT_LEAKY_SLOPE if name == "leaky_relu" else None)
+
+    def formula(self, node: Node, path: str, entries: dict[str, tuple[Node, Node]]) -> Activation | None:
+        """A custom activation {formula: "x/(1+abs(x))", name: softsign}; the name (for the
+        text, default "custom") is optional. The formula is read by derive.formula's own
+        parser, never evaluated as code; a mistake is reported at its column."""
+        from .formula import problem  # SymPy checks the derivative: only for specs with a formula
+
+        self.keys(node, path, entries, ("formula",), ("name",))
+        name: str | None = "custom"
+        if "name" in entries:
+            name_node = entries["name"][1]
+            name = self.text(name_node, join(path, "name"))
+            if name is not None and (not NAME.match(name) or len(name) > MAX_NAME_LENGTH):
+                self.problem(name_node, join(path, "name"), "a formula's name starts with a letter and "
+                             f"uses only letters, digits and _ (at most {MAX_NAME_LENGTH} characters), "
+                             f"found {shown(name)!r}")
+                name = None
+            elif name in ACTIVATIONS:
+                self.problem(name_node, join(path, "name"), f"{name!r} is a built-in activation; give "
+                             "the formula a name of its own, or write the activation without a formula")
+                name = None
+        formula_node = entries["formula"][1]
+        text = self.text(formula_node, join(path, "formula"))
+        message = problem(text) if text is not None else None
+        if message is not None:
+            self.problem(formula_node, join(path, "formula"), message)
+            return None
+        if name is None or text is None:
+            return None
+        first = self.formulas.setdefault(name, text)
+        if first != text:
+            self.problem(formula_node, join(path, "formula"), f"the name {name!r} is already given to "
+                         f'the formula "{first}"; give this formula a name of its own')
+            return None
+        return Activation(name, formula=text)
 
     def neuron(self, node: Node, path: str, name: str, number: int,
                earlier: dict[str, int]) -> NeuronSpec | None:
@@ -678,29 +992,39 @@ class Reader:
             return f"{shown(source)!r} is a neuron of layers[{where - 1}], a later layer; {rule}"
         return f"unknown neuron {shown(source)!r} (known: {listed(earlier)})"
 
-    def targets(self, node: Node, loss: str | None) -> tuple[tuple[str, float], ...]:
-        entries = self.mapping(node, "targets")
+    def targets(self, node: Node, loss: str | None, path: str = "targets") -> tuple[tuple[str, float], ...]:
+        entries = self.mapping(node, path)
         if entries is None:
             return ()
         if not entries:
-            self.problem(node, "targets", "expected at least one target")
+            self.problem(node, path, "expected at least one target")
         # the last layer as written (None: no readable last layer, nothing to check against)
         outputs = self.outputs
         found = []
         for key, (key_node, value_node) in entries.items():
-            value = self.value(value_node, join("targets", key))
+            value = self.value(value_node, join(path, key))
             if outputs is not None and key not in outputs:
-                self.problem(key_node, join("targets", key),
+                self.problem(key_node, join(path, key),
                              f"{shown(key)!r} is not an output neuron (outputs: {listed(outputs)})")
                 continue
             if value is not None and loss in ("binary_cross_entropy", "cross_entropy") \
                     and not 0 <= lowest(value) <= highest(value) <= 1:
-                self.problem(value_node, join("targets", key),
+                self.problem(value_node, join(path, key),
                              f"{loss} needs targets between 0 and 1, found {value_node.value}")
                 continue
             if value is not None:
                 found.append((key, value))
         return tuple(found)
+
+
+def first_sample_part(entries: dict[str, tuple[Node, Node]], key: str) -> Node | None:
+    """The `key` mapping of the first sample, for the names the layers may refer to."""
+    node = entries.get("samples", (None, None))[1]
+    if isinstance(node, SequenceNode) and node.value and isinstance(node.value[0], MappingNode):
+        for key_node, value_node in node.value[0].value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                return value_node
+    return None
 
 
 def join(path: str, key: str) -> str:
@@ -801,6 +1125,8 @@ def instantiate(spec: Spec, rng: random.Random) -> Spec:
 def spec_yaml(spec: Spec) -> str:
     """A spec with given values as YAML, in the canonical form (for a drawn variant)."""
     def activation(a: Activation) -> object:
+        if a.formula is not None:
+            return {"formula": a.formula, "name": a.name}
         return {"name": a.name, "slope": a.slope} if a.name == "leaky_relu" else a.name
 
     document: dict[str, object] = {
@@ -816,4 +1142,24 @@ def spec_yaml(spec: Spec) -> str:
     }
     if spec.asked:
         document["asked"] = [key.removeprefix("b:") for key in spec.asked]
+    if spec.notation != Notation():  # so that `derive solve` on a variant names things alike
+        document["notation"] = notation_document(spec.notation)
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
+
+
+def notation_document(notation: Notation) -> dict[str, object]:
+    """`notation` as the spec's mapping: settings that differ from the default, and the
+    names grouped as written (a neuron with only its activation named: just the text)."""
+    document: dict[str, object] = {key: getattr(notation, key) for key in NOTATION_CHOICES
+                                   if getattr(notation, key) != getattr(Notation(), key)}
+    names: dict[str, object] = {}
+    for entry in notation.names:
+        if "->" in entry.key:
+            names[entry.key] = entry.symbol
+            continue
+        part, name = entry.key.split(":", 1)
+        names.setdefault(name, {})[part] = entry.symbol  # type: ignore[index]
+    if names:
+        document["names"] = {name: (value["a"] if isinstance(value, dict) and list(value) == ["a"]
+                                    else value) for name, value in names.items()}
+    return document

@@ -22,6 +22,9 @@ def draws_values(path: Path) -> bool:
 ALL_PROBLEMS = sorted(PROBLEMS_DIR.glob("*.yaml"))
 # problems with given values (derive solve); the others are exam templates (derive exam)
 PROBLEMS = [p for p in ALL_PROBLEMS if not draws_values(p)]
+# one sample, one update: whose first step's gradients are the whole answer (batches and
+# sequential runs are checked against the oracle's combined loss in test_syllabus.py)
+SINGLE_SAMPLE = [p for p in PROBLEMS if "samples" not in yaml.safe_load(p.read_text())]
 EXAM_TEMPLATES = [p for p in ALL_PROBLEMS if draws_values(p)]
 
 # DESIGN.md, "Spec v1 — the canonical form", verbatim.

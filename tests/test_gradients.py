@@ -29,7 +29,7 @@ from derive.solution import build_solution
 from derive.spec import parse_spec
 
 PROBLEMS_DIR = Path(__file__).resolve().parent.parent / "problems"
-from canonical import PROBLEMS  # noqa: E402  (exam templates excluded)
+from canonical import SINGLE_SAMPLE as PROBLEMS  # noqa: E402  (one sample, given values)
 # What the oracle raises for a spec feature it does not implement (unknown activation,
 # loss or reduction: ValueError; a key it does not read: KeyError).
 ORACLE_UNSUPPORTED = (ValueError, KeyError, NotImplementedError)

@@ -32,7 +32,7 @@ from derive.solution import build_solution
 from derive.spec import Activation, parse_spec
 
 PROBLEMS_DIR = Path(__file__).resolve().parent.parent / "problems"
-from canonical import PROBLEMS  # noqa: E402  (exam templates excluded)
+from canonical import SINGLE_SAMPLE as PROBLEMS  # noqa: E402  (one sample, given values)
 ORACLE_UNSUPPORTED = (ValueError, KeyError, NotImplementedError)
 
 

@@ -116,3 +116,43 @@ def test_worked_key_in_the_spec_sets_the_form(tmp_path: Path) -> None:
     spec.write_text((ROOT / "problems" / "q2.yaml").read_text() + "worked: {form: delta}\n")
     assert "### Delta form" in run("solve", str(spec))
     assert "### Delta form" not in run("solve", str(spec), "--form", "paths")
+
+
+BATCH = ROOT / "problems" / "seed000_batch.yaml"
+SEQUENTIAL = ROOT / "problems" / "seed000_sequential.yaml"
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_batch_gradient_is_the_gradient_of_the_combined_loss(reduction: str, tmp_path: Path) -> None:
+    """The averaged (summed) gradient equals central finite differences of the mean
+    (sum) of the samples' losses, computed by the oracle; then one update."""
+    spec_path = tmp_path / "batch.yaml"
+    spec_path.write_text(BATCH.read_text().replace("reduction: mean", f"reduction: {reduction}"))
+    key = json.loads(run("solve", str(spec_path), "-f", "json"))
+    spec = yaml.safe_load(spec_path.read_text())
+    expected = fd_gradients(spec)
+    batch = key["steps"][-1]["batch"]
+    assert batch["reduction"] == reduction
+    assert batch["loss"] == pytest.approx(loss(spec), rel=1e-12)
+    for entry in batch["parameters"]:
+        ref = ("weight", *entry["key"].split("->")) if "->" in entry["key"] else ("bias", entry["key"][2:])
+        assert entry["gradient"] == pytest.approx(expected[ref], rel=1e-6, abs=1e-9)
+        assert entry["updated"] == pytest.approx(entry["value"] - 0.01 * entry["gradient"], rel=1e-12)
+    assert [s["sample"] for s in key["steps"]] == [1, 2, 3]
+    assert all(p["updated"] is None for s in key["steps"] for p in s["parameters"])
+
+
+def test_sequential_mode_updates_after_each_sample() -> None:
+    key = json.loads(run("solve", str(SEQUENTIAL), "-f", "json"))
+    steps = key["steps"]
+    assert [s["sample"] for s in steps] == [1, 2, 3]
+    spec = yaml.safe_load(SEQUENTIAL.read_text())
+    for number, (before, after) in enumerate(zip(steps, steps[1:]), 2):
+        for old, new in zip(before["parameters"], after["parameters"]):
+            assert new["value"] == old["updated"]  # the next sample starts from the update
+        # the oracle's gradient for this sample alone, at the updated values
+        single = {k: v for k, v in spec.items() if k not in ("samples", "reduction")}
+        single.update(spec["samples"][number - 1])
+        expected = fd_gradients(with_values(single, {key_of(p): p["value"] for p in after["parameters"]}))
+        for entry in after["parameters"]:
+            assert entry["gradient"] == pytest.approx(expected[key_of(entry)], rel=1e-6, abs=1e-9)
