@@ -1,0 +1,262 @@
+"""The step in matrix form (seeds 003 and 004): each layer at once, as vectors and matrices.
+
+Forward, layer l: z^(l) = W^(l) a^(l-1) + b^(l) and a^(l) = f(z^(l)), where W^(l) has one
+row per neuron of layer l and one column per unit of layer l-1 (0 where the spec has no
+such connection) and a^(0) = x. Backward: delta^(L) = dL/da^(L) (.) f'(z^(L)) at the
+output, delta^(l) = ((W^(l+1))^T delta^(l+1)) (.) f'(z^(l)) below it, and then
+dL/dW^(l) = delta^(l) (a^(l-1))^T and dL/db^(l) = delta^(l). A softmax layer couples its
+outputs, so there the elementwise product is replaced by its Jacobian:
+delta = (da/dz)^T dL/da.
+
+Every number is taken from the step's Values, not recomputed another way: the deltas
+are the bias gradients (dz_j/db_j = 1, so dL/db_j = dL/dz_j), the gradient matrices hold
+the weight gradients, f' holds the local derivatives of the backward pass. The one
+value computed here is the product (W^(l+1))^T delta^(l+1), which the page shows on the
+way to delta^(l); the tests check that it times f' gives the same delta.
+
+The matrix form needs a strictly layered network: a skip connection (a weight from
+a layer other than the previous one) has no place in W^(l) a^(l-1), so such a
+network gets a sentence saying so instead.
+
+Batches: every vector here is a matrix with one column per sample (`samples` columns;
+1 for now). With m samples, A^(l-1) is n_{l-1} x m, dL/dW^(l) = (1/m) Delta^(l) (A^(l-1))^T
+and dL/db^(l) is the row mean of Delta^(l); the templates write the 1/m when m > 1.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import mpmath
+import sympy
+from sympy import ImmutableMatrix, Symbol
+
+from .derivation import Derivation, L
+from .evaluate import Values
+from .evaluate import number as double  # a double where one holds the value
+from .network import Network, Unit
+from .solution import Applied, Partial, Section
+
+
+class MatrixForward(NamedTuple):
+    """z^(l) = W^(l) a^(l-1) + b^(l), a^(l) = f(z^(l)): shapes (rows x cols)(cols x 1) + (rows x 1)."""
+
+    number: int
+    is_output: bool
+    activation: str
+    rows: int  # n_l: neurons of layer l
+    cols: int  # n_{l-1}: units of layer l-1
+    weight: Symbol  # W^(l)
+    bias: Symbol  # b^(l)
+    z: Symbol  # z^(l)
+    a: Symbol  # a^(l)
+    source: Symbol  # a^(l-1), or x for layer 1
+    applied: Applied  # f(z^(l))
+    weights: ImmutableMatrix  # rows x cols
+    biases: ImmutableMatrix  # rows x samples
+    inputs: ImmutableMatrix  # cols x samples
+    z_values: ImmutableMatrix
+    a_values: ImmutableMatrix
+    missing: int  # entries of W that are absent connections (shown as 0)
+
+
+class MatrixBackward(NamedTuple):
+    """delta^(l), then dL/dW^(l) = delta^(l) (a^(l-1))^T and dL/db^(l) = delta^(l)."""
+
+    number: int
+    is_output: bool
+    activation: str
+    rows: int
+    cols: int
+    weight: Symbol
+    bias: Symbol
+    z: Symbol
+    a: Symbol
+    source: Symbol
+    delta: Symbol  # delta^(l)
+    # what flows back into a^(l): dL/da^(L) at the output, (W^(l+1))^T delta^(l+1) below
+    upstream: ImmutableMatrix
+    loss_formulas: ImmutableMatrix | None  # output: dL/da_k per output neuron (0 if untargeted)
+    loss_partial: Partial | None  # output: dL/da^(L)
+    next_weight: Symbol | None  # hidden: W^(l+1)
+    next_delta: Symbol | None  # hidden: delta^(l+1)
+    next_weights_t: ImmutableMatrix | None  # hidden: (W^(l+1))^T, numbers
+    next_deltas: ImmutableMatrix | None  # hidden: delta^(l+1), numbers
+    elementwise: bool  # f'(z) elementwise; False for softmax (Jacobian)
+    derivative: Applied | Partial  # f'(z^(l)), or da^(l)/dz^(l) for softmax
+    derivative_values: ImmutableMatrix  # rows x 1 (elementwise) or rows x rows (Jacobian)
+    deltas: ImmutableMatrix  # rows x samples
+    sources_t: ImmutableMatrix  # (a^(l-1))^T: samples x cols
+    weight_gradient: ImmutableMatrix  # rows x cols, 0 at absent connections
+    bias_gradient: ImmutableMatrix  # rows x 1
+    mask: ImmutableMatrix | None  # 1 where a connection exists, when some do not
+    updated_weights: ImmutableMatrix
+    updated_biases: ImmutableMatrix
+
+
+class MatrixForm(NamedTuple):
+    layered: bool  # False: a skip connection; the form is omitted
+    skips: tuple[tuple[Symbol, str, str], ...]  # (weight, source, neuron) of each skip connection
+    samples: int  # columns of each activation matrix (1: one sample)
+    eta: float
+    forward: tuple[MatrixForward, ...]  # layer 1 first
+    backward: tuple[MatrixBackward, ...]  # output layer first
+
+
+def vector_symbols(number: int) -> dict[str, Symbol]:
+    """The notation of layer `number` as a whole: W^(l), bold b, z, a, delta."""
+    sup = f"^{{({number})}}"
+    return {"weight": Symbol("W" + sup), "bias": Symbol(r"\mathbf{b}" + sup),
+            "z": Symbol(r"\mathbf{z}" + sup), "a": Symbol(r"\mathbf{a}" + sup),
+            "delta": Symbol(r"\boldsymbol{\delta}" + sup)}
+
+
+INPUT_VECTOR = Symbol(r"\mathbf{x}")
+
+
+def column(values: list[object]) -> ImmutableMatrix:
+    return ImmutableMatrix([[entry(v)] for v in values])
+
+
+def entry(value: object) -> sympy.Expr:
+    """A number as a matrix entry: the rounding happens when it prints (HousePrinter)."""
+    if isinstance(value, sympy.Basic):
+        return value  # type: ignore[return-value]
+    return sympy.Float(value) if not isinstance(value, mpmath.mpf) else sympy.Float(value, 30)
+
+
+def skip_connections(network: Network) -> tuple[tuple[str, str, str], ...]:
+    """(weight symbol, source, neuron) of every weight that does not come from the previous layer."""
+    return tuple((w.symbol, w.source, unit.name)  # type: ignore[misc]
+                 for unit in network.neurons for w in unit.weights
+                 if network.units[w.source].layer != unit.layer - 1)  # type: ignore[index]
+
+
+def matrix_section(derivation: Derivation, values: Values) -> Section:
+    network = derivation.network
+    sym = derivation.symbols
+    skips = skip_connections(network)
+    if skips:
+        return Section("matrix", "end", MatrixForm(
+            False, tuple((sym[s], source, neuron) for s, source, neuron in skips), 1,
+            network.learning_rate, (), ()))
+    columns = (network.inputs,) + network.layers
+    forward = tuple(forward_layer(derivation, values, number, columns)
+                    for number in range(1, len(columns)))
+    backward: list[MatrixBackward] = []
+    for number in range(len(network.layers), 0, -1):
+        backward.append(backward_layer(derivation, values, number, columns, forward,
+                                       backward[-1] if backward else None))
+    return Section("matrix", "end", MatrixForm(True, (), 1, network.learning_rate, forward,
+                                               tuple(backward)))
+
+
+def forward_layer(derivation: Derivation, values: Values, number: int,
+                  columns: tuple[tuple[Unit, ...], ...]) -> MatrixForward:
+    network, v = derivation.network, values.symbols
+    sym = derivation.symbols
+    layer, below = columns[number], columns[number - 1]
+    names = vector_symbols(number)
+    # from the step's values, not the spec's: a later step works with the updated weights
+    weights = weight_matrix(network, layer, below, lambda p: v[sym[p.symbol]])
+    activation = layer[0].activation.name  # type: ignore[union-attr]
+    missing = sum(1 for unit in layer for source in below if not has_weight(unit, source.name))
+    return MatrixForward(
+        number, number == len(columns) - 1, activation, len(layer), len(below),
+        names["weight"], names["bias"], names["z"], names["a"],
+        INPUT_VECTOR if number == 1 else vector_symbols(number - 1)["a"],
+        Applied(activation, names["z"]), weights,
+        column([v[sym[u.bias.symbol]] for u in layer]),  # type: ignore[union-attr]
+        column([v[sym[u.a_symbol]] for u in below]),
+        column([v[sym[u.z_symbol]] for u in layer]),  # type: ignore[index]
+        column([v[sym[u.a_symbol]] for u in layer]), missing)
+
+
+def has_weight(unit: Unit, source: str) -> bool:
+    return any(w.source == source for w in unit.weights)
+
+
+def weight_matrix(network: Network, layer: tuple[Unit, ...], below: tuple[Unit, ...],
+                  value: object) -> ImmutableMatrix:
+    """Row j, column i: `value` of the weight from unit i of `below` to neuron j (0 if none)."""
+    rows = []
+    for unit in layer:
+        by_source = {w.source: w for w in unit.weights}
+        rows.append([entry(value(by_source[s.name]))  # type: ignore[operator]
+                     if s.name in by_source else sympy.Integer(0) for s in below])
+    return ImmutableMatrix(rows)
+
+
+def backward_layer(derivation: Derivation, values: Values, number: int,
+                   columns: tuple[tuple[Unit, ...], ...], forward: tuple[MatrixForward, ...],
+                   above: MatrixBackward | None) -> MatrixBackward:
+    network, v, sym = derivation.network, values.symbols, derivation.symbols
+    layer, below = columns[number], columns[number - 1]
+    here = forward[number - 1]
+    names = vector_symbols(number)
+    is_output = number == len(network.layers)
+    # dL/dz_j = dL/db_j: the delta of each neuron is its bias gradient
+    deltas = [values.gradients[u.bias.key] for u in layer]  # type: ignore[union-attr]
+
+    loss_formulas = loss_partial = next_weight = next_delta = next_t = next_deltas = None
+    if is_output:
+        local = {(f.num, f.den): f for f in derivation.locals}
+        a_syms = [sym[u.a_symbol] for u in layer]
+        loss_formulas = ImmutableMatrix([[local[(L, a)].formula if (L, a) in local else sympy.Integer(0)]
+                                         for a in a_syms])
+        upstream = [values.locals.get((L, a), 0.0) for a in a_syms]
+        loss_partial = Partial(L, names["a"])
+    else:
+        nxt = forward[number]  # layer l+1
+        next_weight, next_delta = nxt.weight, vector_symbols(number + 1)["delta"]
+        next_t = nxt.weights.T
+        next_deltas = above.deltas  # type: ignore[union-attr]
+        consumers = columns[number + 1]
+        upstream = [double(mpmath.fsum(
+            mpmath.mpf(v[sym[w.symbol]]) * mpmath.mpf(values.gradients[c.bias.key])  # type: ignore[union-attr]
+            for c in consumers for w in c.weights if w.source == u.name)) for u in layer]
+
+    activation = here.activation
+    elementwise = activation != "softmax"
+    if elementwise:
+        derivative: Applied | Partial = Applied(activation, names["z"], prime=True)
+        derivative_values = column([activation_derivative(derivation, values, u, u) for u in layer])
+    else:
+        derivative = Partial(names["a"], names["z"])
+        derivative_values = ImmutableMatrix([[entry(activation_derivative(derivation, values, k, j))
+                                              for j in layer] for k in layer])
+
+    gradient = weight_matrix(network, layer, below, lambda p: values.gradients[p.key])
+    mask = None
+    if here.missing:
+        mask = ImmutableMatrix([[1 if has_weight(u, s.name) else 0 for s in below] for u in layer])
+    return MatrixBackward(
+        number, is_output, activation, len(layer), len(below), names["weight"], names["bias"],
+        names["z"], names["a"], here.source, names["delta"], column(upstream), loss_formulas,
+        loss_partial, next_weight, next_delta, next_t, next_deltas, elementwise, derivative,
+        derivative_values, column(deltas),
+        ImmutableMatrix([[entry(v[sym[s.a_symbol]]) for s in below]]), gradient,
+        column([values.gradients[u.bias.key] for u in layer]), mask,  # type: ignore[union-attr]
+        weight_matrix(network, layer, below, lambda p: values.updated[p.key]),
+        column([values.updated[u.bias.key] for u in layer]))  # type: ignore[union-attr]
+
+
+def activation_derivative(derivation: Derivation, values: Values, output: Unit, source: Unit) -> object:
+    """da_output/dz_source as the backward pass valued it.
+
+    A neuron that feeds no targeted output has no local derivative in the backward pass
+    (nothing flows back through it, and its delta is 0); its f'(z) is then valued from
+    the derivation's compiled derivative, as the backward pass would have.
+    """
+    sym = derivation.symbols
+    key = (sym[output.a_symbol], sym[source.z_symbol])  # type: ignore[index]
+    if key in values.locals:
+        return values.locals[key]
+    if output.activation.name == "softmax":  # type: ignore[union-attr]
+        from .derivation import softmax_rule
+        layer = derivation.network.layers[output.layer - 1]
+        rule = softmax_rule(len(layer))
+        zs = [values.symbols[sym[u.z_symbol]] for u in layer]  # type: ignore[index]
+        return double(rule.df[(output.index - 1, source.index - 1)](*zs))
+    from .derivation import activation_rule
+    rule = activation_rule(output.activation)  # type: ignore[arg-type]
+    return double(rule.df(values.symbols[key[1]]))
