@@ -50,6 +50,12 @@ def _definitions(activation: Activation) -> tuple[sympy.Expr, sympy.Expr, sympy.
     """
     z, a = Z, A
     name = activation.name
+    if activation.formula is not None:
+        # a custom activation: parsed by derive.formula (never evaluated as code); SymPy
+        # derives f' there, for real z (|z|' = sign z), which is the worked form too
+        from .formula import expressions
+        definition, derivative = expressions(activation.formula, z)
+        return definition, definition, derivative
     if name == "linear":
         return z, z, sympy.Integer(1)
     if name == "sigmoid":
@@ -73,6 +79,12 @@ def _definitions(activation: Activation) -> tuple[sympy.Expr, sympy.Expr, sympy.
 @lru_cache(maxsize=None)
 def activation_rule(activation: Activation) -> ActivationRule:
     definition, shown, convenient = _definitions(activation)
+    if activation.formula is not None:  # derived by SymPy in _definitions, for real z
+        from .formula import guarded
+        functions = [guarded(compile_numeric(args, expr), activation.name, activation.formula)
+                     for args, expr in (((Z,), definition), ((Z,), convenient), ((A, Z), convenient))]
+        return ActivationRule(activation.name, definition, convenient, shown, convenient,
+                              *functions, activation.slope)  # type: ignore[arg-type]
     derivative = sympy.diff(definition, Z)
     return ActivationRule(activation.name, definition, derivative, shown, convenient,
                           compile_numeric((Z,), definition), compile_numeric((Z,), derivative),

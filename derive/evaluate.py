@@ -25,6 +25,7 @@ from .rounding import by_hand
 Keep = Callable[[mpmath.mpf], mpmath.mpf]  # what is carried on from a computed value
 
 BASE_BITS = 96  # a double's 53 bits plus room for cancellation in sums and 1 - a
+WRITABLE_BITS = 3 * 10**18  # a binary exponent whose decimal exponent still fits a Decimal
 START_BITS = 160  # enough for |z| up to 44; a larger z costs a second pass
 MAX_BITS = 8192  # covers |z| up to about 5600; beyond that a saturated output is exact 0 or 1
 
@@ -59,7 +60,9 @@ def evaluate(derivation: Derivation, network: Network | None = None, policy: str
         with mpmath.workprec(bits):
             values = given_values(derivation, network)
             zs = forward(derivation, network, keep, values)
-            needed = min(MAX_BITS, BASE_BITS + math.ceil(1.45 * float(max(map(abs, zs.values())))))
+            largest = max(map(abs, zs.values()))
+            needed = MAX_BITS if largest > MAX_BITS else BASE_BITS + math.ceil(1.45 * float(largest))
+            needed = min(MAX_BITS, needed)
             if needed <= bits:  # the usual case: one pass at the starting precision
                 return step_values(derivation, network, keep, policy, values)
         bits = needed
@@ -131,6 +134,10 @@ def number(value: mpmath.mpf) -> float:
     """
     as_float = float(value)
     if math.isinf(as_float) or (as_float == 0 and value != 0):
+        if abs(mpmath.mag(value)) > WRITABLE_BITS:
+            raise NumericError(f"a value of the working is about 2^{int(mpmath.mag(value))}, beyond "
+                               "any number that can be written down; the network's values are "
+                               "too large (a unit saturates completely)")
         return value  # type: ignore[return-value]
     return as_float
 

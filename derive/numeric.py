@@ -28,6 +28,7 @@ FUNCTIONS: dict[type, Callable] = {
     sympy.atan: mpmath.atan,
     sympy.Abs: abs,
     sympy.erf: mpmath.erf,
+    sympy.sign: mpmath.sign,  # |z|' for a formula activation (derive.formula)
 }
 RELATIONS: dict[type, Callable[[object, object], bool]] = {
     sympy.LessThan: lambda a, b: a <= b,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,7 +21,7 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 
 from .errors import RenderError
-from .rounding import rounded
+from .rounding import WIDE, rounded
 from .solution import Applied, Diagram, LinearSum, Partial, Solution, Substituted
 
 FORMATS = ("md", "tex", "json")
@@ -81,7 +81,8 @@ def format_number(value: float, digits: int) -> Shown:
     if not scientific:
         return Shown(strip_zeros(f"{decimal:f}"))
     exponent = decimal.adjusted()
-    return Shown(strip_zeros(f"{decimal.scaleb(-exponent):f}"), exponent)
+    with localcontext(WIDE):  # exponents such as -442980373 (a saturated unit's factors)
+        return Shown(strip_zeros(f"{decimal.scaleb(-exponent):f}"), exponent)
 
 
 def strip_zeros(text: str) -> str:

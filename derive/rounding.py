@@ -10,7 +10,7 @@ policy computes each next step from it.
 """
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
 
 import mpmath
 
@@ -24,8 +24,18 @@ def as_decimal(value: float | mpmath.mpf) -> Decimal:
     return Decimal(mpmath.nstr(value, 17, min_fixed=1, max_fixed=0))
 
 
+# Saturated units give factors such as e^-(10^9): far outside the default decimal
+# context's exponent range, but still a value to show.
+WIDE = Context(prec=40, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def rounded(value: float | mpmath.mpf, digits: int) -> tuple[Decimal, bool]:
     """(the displayed decimal, whether it is in scientific form)."""
+    with localcontext(WIDE):
+        return _rounded(value, digits)
+
+
+def _rounded(value: float | mpmath.mpf, digits: int) -> tuple[Decimal, bool]:
     exact = as_decimal(value)
     if exact == 0:
         return Decimal(0), False

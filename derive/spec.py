@@ -37,8 +37,9 @@ DEFAULT_LEAKY_SLOPE = 0.01
 MAX_STEPS = 50  # iterations written out; beyond this nobody reads the working
 MAX_SPEC_BYTES = 1_000_000  # a hand-sized network is a few kB; refuse to parse megabytes
 # A spec nests lists and mappings 6 deep (top, layers, a layer, neurons, a neuron,
-# weights). Composing YAML recurses once per level, so without a limit a file of
-# 100,000 `[` would exhaust Python's stack; 20 leaves room and stops that early.
+# weights), 8 with a drawn value ({uniform: [a, b]}). Composing YAML recurses once per
+# level, so without a limit a file of 100,000 `[` would exhaust Python's stack; 20
+# leaves room and stops that early.
 MAX_DEPTH = 20
 # Aliases (`*name`) share a node instead of copying it, so a short file can stand for
 # an exponentially large document ("billion laughs"). Nothing here expands them, but
@@ -307,7 +308,7 @@ class LimitedLoader(yaml.SafeLoader):
                 if self.depth >= MAX_DEPTH:
                     raise LimitExceeded(event.start_mark, self.where(),
                                         f"YAML nesting is too deep: more than {MAX_DEPTH} levels "
-                                        "of lists and mappings (a spec needs 6)")
+                                        "of lists and mappings (a spec needs at most 8)")
                 self.depth += 1
             node = super().compose_node(parent, index)
             if isinstance(event, CollectionStartEvent):
@@ -339,12 +340,12 @@ class LimitedLoader(yaml.SafeLoader):
         return node
 
     def where(self) -> str:
-        """The key path being composed; past 6 levels (deeper than any spec) cut short."""
+        """The key path being composed; past 8 levels (deeper than any spec) cut short."""
         parts = [part for part in self.path if part]
         path = ""
-        for part in parts[:6]:
+        for part in parts[:8]:
             path = path + part if part.startswith("[") or not path else f"{path}.{part}"
-        return path + "..." if len(parts) > 6 else path
+        return path + "..." if len(parts) > 8 else path
 
 
 def path_part(parent: Node | None, index: object) -> str:

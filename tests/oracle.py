@@ -12,6 +12,7 @@ They share only spec reading and the loss formula, never differentiation code.
 
 from __future__ import annotations
 
+import ast
 import math
 from typing import Any, Callable, Mapping
 
@@ -22,6 +23,7 @@ Key = tuple[str, ...]
 Spec = Mapping[str, Any]
 
 DEFAULT_SLOPE = 0.01  # leaky_relu slope when the spec gives only the name
+FORMULA = "formula:"  # _activation's name for a custom activation: this, then the formula
 
 
 # --------------------------------------------------------------------------- spec reading
@@ -31,7 +33,51 @@ def _activation(layer: Mapping[str, Any]) -> tuple[str, float]:
     act = layer["activation"]
     if isinstance(act, str):
         return act, DEFAULT_SLOPE
+    if "formula" in act:  # {formula: "x/(1+abs(x))", name: softsign}: the name is only text
+        return FORMULA + act["formula"], DEFAULT_SLOPE
     return act["name"], float(act.get("slope", DEFAULT_SLOPE))
+
+
+_OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b,
+}
+
+
+def _formula(text: str, x: Any, functions: Mapping[str, Callable[[Any], Any]]) -> Any:
+    """A custom activation's formula at x. Deliberately not derive.formula's parser:
+    Python's own parse tree of the text (^ read as **, which has the same precedence and
+    associativity), walked here. ast.parse only builds the tree; nothing is evaluated but
+    numbers, x, + - * / ** and the functions given; anything else is an error."""
+    def walk(node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.Name) and node.id == "x":
+            return x
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -walk(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](walk(node.left), walk(node.right))
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions
+                and len(node.args) == 1 and not node.keywords):
+            return functions[node.func.id](walk(node.args[0]))
+        raise ValueError(f"the oracle cannot evaluate {ast.dump(node)} in formula {text!r}")
+    return walk(ast.parse(text.replace("^", "**"), mode="eval").body)
+
+
+def _float_sigmoid(z: float) -> float:
+    if z >= 0:  # split form so exp never overflows for large |z|
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
+    "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "abs": abs, "tanh": math.tanh,
+    "sin": math.sin, "cos": math.cos, "sigmoid": _float_sigmoid}
+SYMPY_FUNCTIONS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
+    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs, "tanh": sympy.tanh,
+    "sin": sympy.sin, "cos": sympy.cos, "sigmoid": lambda u: 1 / (1 + sympy.exp(-u))}
 
 
 def parameters(spec: Spec) -> list[Key]:
@@ -97,6 +143,8 @@ def _loss_formula(kind: str, pairs: list[tuple[Any, Any]], log: Callable[[Any], 
 # --------------------------------------------------------------------------- float route
 
 def _act_float(name: str, slope: float, z: float) -> float:
+    if name.startswith(FORMULA):
+        return float(_formula(name[len(FORMULA):], z, FLOAT_FUNCTIONS))
     if name == "linear":
         return z
     if name == "sigmoid":
@@ -182,6 +230,8 @@ def _symbol(key: Key) -> sympy.Symbol:
 
 
 def _act_sym(name: str, slope: float, z: sympy.Expr) -> sympy.Expr:
+    if name.startswith(FORMULA):
+        return _formula(name[len(FORMULA):], z, SYMPY_FUNCTIONS)
     if name == "linear":
         return z
     if name == "sigmoid":
