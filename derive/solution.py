@@ -13,7 +13,7 @@ from typing import Iterator, NamedTuple
 import sympy
 from sympy import Symbol
 
-from .derivation import LOSS_TEXT, L, Z, Derivation, Forward, Gradient, Local
+from .derivation import LOSS_TEXT, L, Derivation, Forward, Gradient, Local
 from .evaluate import Values
 from .network import Network, Unit
 
