@@ -389,7 +389,8 @@ def compose(text: str, source: str) -> Node:
         # nothing, or a bare `---` (an empty document, which YAML composes into a null).
         # line 1: every problem should point somewhere, and the content belongs at the top
         raise SpecError([Problem(source, 1, "", "the file is empty (no YAML content); expected a "
-                                 "mapping with keys inputs, layers, targets, loss, learning_rate (or samples for inputs and targets)")])
+                                 "mapping with keys inputs, layers, targets, loss, learning_rate "
+                                 "(or samples for inputs and targets)")])
     return root
 
 
