@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -423,14 +425,20 @@ def walk(value: Any):
 
 def solve_every_format(raw: bytes) -> None:
     runner = CliRunner()
-    with runner.isolated_filesystem() as folder:
-        spec = Path(folder) / SPEC_NAME
-        spec.write_bytes(raw)
-        results = {fmt: runner.invoke(main, ["solve", SPEC_NAME, "-f", fmt]) for fmt in FORMATS}
-        for fmt, result in results.items():
-            check_clean(result, fmt, spec)
-        check_located(spec, results)
-        assert sorted(p.name for p in Path(folder).iterdir()) == [SPEC_NAME]  # no PWNED, no leftovers
+    with tempfile.TemporaryDirectory() as folder:
+        # run in the spec's folder, so the messages name it as a user would: spec.yaml
+        previous = os.getcwd()
+        os.chdir(folder)
+        try:
+            spec = Path(SPEC_NAME)
+            spec.write_bytes(raw)
+            results = {fmt: runner.invoke(main, ["solve", SPEC_NAME, "-f", fmt]) for fmt in FORMATS}
+            for fmt, result in results.items():
+                check_clean(result, fmt, spec)
+            check_located(spec, results)
+            assert sorted(p.name for p in Path(folder).iterdir()) == [SPEC_NAME]  # no PWNED, no leftovers
+        finally:
+            os.chdir(previous)
 
 
 COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
