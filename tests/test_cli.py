@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,18 +73,6 @@ ERROR_CASES = [
     ("non-utf8", edit('title: "Question 2"', 'title: "Qu\xe9stion 2"').encode("latin-1"), 2, ["not UTF-8"]),
 ]
 CASE_IDS = [case[0] for case in ERROR_CASES]
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch) -> Path:
-    """Run in an empty folder, so file names in messages are short and leftovers visible."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def write_spec(folder: Path, content: str | bytes) -> None:

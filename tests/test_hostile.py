@@ -31,18 +31,6 @@ SPEC = "spec.yaml"
 FORMATS = ("md", "tex", "json")
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch) -> Path:
-    """Run in an empty folder: a file a hostile spec manages to create shows up there."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def with_title(title: str) -> str:
     """problems/q2.yaml with `title` as a YAML double-quoted string (JSON escapes are YAML's)."""
     line = 'title: "Question 2"'
