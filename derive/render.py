@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from decimal import Decimal, localcontext
 from functools import lru_cache
@@ -119,7 +120,10 @@ class HousePrinter(LatexPrinter):
         return expr.name
 
     def _print_Float(self, expr: sympy.Float) -> str:
-        return format_number(float(expr), self.digits).tex
+        value = float(expr)
+        if math.isinf(value) or (value == 0 and not expr.is_zero):
+            value = mpmath.mpf(expr._mpf_)  # beyond a double (a saturated unit): keep it exact
+        return format_number(value, self.digits).tex
 
 
 @lru_cache(maxsize=4096)
