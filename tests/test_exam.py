@@ -165,3 +165,34 @@ def test_pdfs_are_reproducible(tmp_path: Path) -> None:
     files = tree(first)
     assert {"key-all.pdf", "worksheet-all.pdf", "variant-01/key.pdf", "variant-02/worksheet.pdf"} <= set(files)
     assert files == tree(second)
+
+
+def test_sigkill_mid_exam_leaves_only_complete_files(exam30: Path, tmp_path: Path) -> None:
+    """Kill a real exam run while it writes: every file under its final name is complete
+    (identical to the same file of a full run), strays are hidden, and the next run
+    (--force) removes them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "exam"
+    command = [sys.executable, "-c", "import sys; from cli import main; sys.exit(main())", "exam",
+               str(Q2_EXAM), "--variants", "30", "--seed", "2026", "--no-pdf", "-q", "-o", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and len(list(out.rglob("*"))) >= 12):
+        time.sleep(0.002)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert written, "the run was killed before it wrote anything; nothing to check"
+    full = tree(exam30)
+    for path in written:
+        name = str(path.relative_to(out))
+        if path.name.startswith("."):
+            continue  # a temporary of the killed run: hidden
+        assert path.read_bytes() == full[name], f"{name} is not complete"
+    make(out, "--variants", "30", "--seed", "2026", "--no-pdf", "--force")
+    assert tree(out) == full  # strays removed, everything written

@@ -156,3 +156,17 @@ def test_sequential_mode_updates_after_each_sample() -> None:
         expected = fd_gradients(with_values(single, {key_of(p): p["value"] for p in after["parameters"]}))
         for entry in after["parameters"]:
             assert entry["gradient"] == pytest.approx(expected[key_of(entry)], rel=1e-6, abs=1e-9)
+
+
+def test_every_key_tables_the_activations_it_uses_with_sympys_derivative() -> None:
+    """Seed 004's table: f, f' as SymPy derives it, and the worked form; checked here
+    against derivatives written out by hand."""
+    md = run("solve", str(ROOT / "problems" / "softplus.yaml"))
+    table = md[md.index("### Activations used"):md.index("## 1. Forward pass")]
+    rows = [line for line in table.splitlines()
+            if line.startswith("| ") and "$" in line and not line.startswith("| activation")]
+    assert [row.split("|")[1].strip() for row in rows] == ["softplus", "linear"]
+    softplus = rows[0]
+    assert r"\log{\left(e^{z} + 1 \right)}" in softplus  # f
+    assert r"\frac{e^{z}}{e^{z} + 1}" in softplus  # f' = e^z / (1 + e^z), by hand
+    assert r"\frac{1}{1 + e^{- z}}" in softplus  # the worked form: sigma(z)
