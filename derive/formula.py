@@ -498,8 +498,8 @@ def problem(text: str) -> str | None:
 def guarded(function: Callable[..., object], name: str, text: str) -> Callable[..., object]:
     """`function` (a compiled f, f' or worked f', whose last argument is z) refusing what a
     formula cannot be evaluated at with a NumericError: |z| beyond MAX_Z (growth assumes
-    it), division by zero (1/x at 0), and values beyond a double (exp(x) at z = 1000),
-    which the next layer would feed to exp again."""
+    it), division by zero (1/x at 0), mpmath's own overflow, and values beyond a double
+    (exp(x) at z = 1000), which the next layer would feed to exp again."""
     import mpmath
 
     from .errors import NumericError
@@ -514,6 +514,9 @@ def guarded(function: Callable[..., object], name: str, text: str) -> Callable[.
             result = function(*args)
         except ZeroDivisionError:
             raise NumericError(f"{activation} divides by zero at z = {mpmath.nstr(z, 8)}") from None
+        except (ArithmeticError, ValueError):  # mpmath at the edge: tanh(exp(1e300)) overflows
+            raise NumericError(f"{activation} or its derivative cannot be computed at "
+                               f"z = {mpmath.nstr(z, 8)}; the network's values are too large") from None
         if not mpmath.isfinite(result) or abs(result) > MAX_Z:  # type: ignore[operator, arg-type]
             what = "beyond 1e308 in size" if mpmath.isfinite(result) else f"{result}"
             raise NumericError(f"{activation} or its derivative is {what} at "

@@ -181,8 +181,8 @@ def data_mutation(draw: st.DrawFn, spec: dict) -> None:
     elif op == "empty":
         layers = spec.get("layers")
         choice = draw(st.integers(0, 3))
-        if choice == 0 or not layers:
-            spec["layers"] = draw(st.sampled_from([[], None, {}, [{}], [None]]))
+        if choice == 0 or not isinstance(layers, list) or not layers:  # an earlier mutation may
+            spec["layers"] = draw(st.sampled_from([[], None, {}, [{}], [None]]))  # have replaced it
         else:
             layer = draw(st.sampled_from(layers))
             if isinstance(layer, dict):
