@@ -20,7 +20,10 @@ an expression SymPy differentiates and derive evaluates, so:
   powers exactly, and 9^9^9 would not finish (for b^x write exp(x*log(b)));
 - every constant part has a finite real value of size at most MAX_CONSTANT
   (no 1/0, log(-1), 1e300^10);
+- exp and sigmoid (sin, cos) never see an argument that could be astronomically large
+  (exp(exp(x)), exp(1/x)): mpmath cannot overflow, it would compute for ever (growth);
 - the formula depends on x, and its derivative is finite and can be evaluated.
+At run time `guarded` turns what a formula cannot take (1/x at 0) into a NumericError.
 
 Numbers are exact rationals (0.5 is 1/2), so the formula and its derivative print
 exactly as written, not rounded to the document's digits.
@@ -469,8 +472,8 @@ def expressions(text: str, z: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr]:
         raise FormulaError("{formula} does not depend on x (it simplifies to "
                            f"{shown(str(definition))})")
     if definition.has(*UNDEFINED):
-        raise FormulaError("{formula} has no finite real value (it divides by zero, "
-                           "or takes the log of 0)")
+        raise FormulaError("{formula} has no finite real value (SymPy finds a division by "
+                           "zero, or the root or log of a negative number)")
     derivative = tidy(sympy.diff(definition, real))
     if derivative.has(sympy.Derivative, sympy.Subs) or derivative.has(*UNDEFINED):
         raise FormulaError("SymPy cannot give a usable derivative of {formula}")
@@ -479,8 +482,13 @@ def expressions(text: str, z: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr]:
         for expr in result:
             compile_numeric((z,), expr)
     except DeriveError:
-        raise FormulaError("{formula} or its derivative uses a function derive cannot "
-                           "evaluate") from None
+        from .numeric import FUNCTIONS as KNOWN
+        found = sorted({type(f).__name__ for expr in result for f in expr.atoms(sympy.Function)
+                        if type(f) not in KNOWN})
+        raise FormulaError("SymPy's derivative of {formula} uses " + (", ".join(found) or "a function")
+                           + ", which derive cannot evaluate",
+                           hint="SymPy allows for a complex value, as of abs(sqrt(x)) "
+                                "below 0") from None
     return result
 
 

@@ -926,7 +926,7 @@ class Reader:
         """A custom activation {formula: "x/(1+abs(x))", name: softsign}; the name (for the
         text, default "custom") is optional. The formula is read by derive.formula's own
         parser, never evaluated as code; a mistake is reported at its column."""
-        from .formula import problem  # SymPy checks the derivative: only for specs with a formula
+        from .formula import problem  # uses SymPy: imported only for a formula
 
         self.keys(node, path, entries, ("formula",), ("name",))
         name: str | None = "custom"

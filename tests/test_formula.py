@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import sympy
 import yaml
+from canonical import CANONICAL
 from click.testing import CliRunner
 
-from canonical import CANONICAL
 from cli import main
 from derive.api import solve
 from derive.derivation import Z, activation_rule
@@ -206,6 +206,8 @@ ERRORS = [
     ("x - x", None, 'the formula "x - x" does not depend on x'),
     ("0*x", None, "does not depend on x"),
     ("x/(x-x)", None, "has no finite real value"),
+    ("-sqrt(-exp(x))/x", None, "has no finite real value"),
+    ("abs(sqrt(x))", None, "SymPy's derivative of the formula \"abs(sqrt(x))\" uses atan2"),
     ("", None, "the formula is empty"),
     ("   ", None, "the formula is empty"),
     ("x" + "+x" * 100, None, f"characters long; the limit is {MAX_LENGTH}"),
@@ -297,14 +299,14 @@ def test_spec_reads_a_formula_and_its_name() -> None:
 
 
 def test_spec_error_names_line_and_column() -> None:
-    assert errors_of(spec_with('{formula: "x @ 2"}')) == [
+    assert errors_of(spec_with('{formula: "x @ 2"}')) == [(
         'spec.yaml:4: layers[0].activation.formula: unexpected \'@\' at column 3 of "x @ 2" '
-        "(allowed: numbers, x, + - * / ^, parentheses, exp log sqrt abs tanh sigmoid sin cos)"]
+        "(allowed: numbers, x, + - * / ^, parentheses, exp log sqrt abs tanh sigmoid sin cos)")]
     # the line is the formula's own, in a block mapping
     block = spec_with("", '      name: odd\n      formula: "x.__class__"\n')
-    assert errors_of(block) == [
+    assert errors_of(block) == [(
         'spec.yaml:6: layers[0].activation.formula: unexpected \'.\' at column 2 of "x.__class__" '
-        "(allowed: numbers, x, + - * / ^, parentheses, exp log sqrt abs tanh sigmoid sin cos)"]
+        "(allowed: numbers, x, + - * / ^, parentheses, exp log sqrt abs tanh sigmoid sin cos)")]
 
 
 @pytest.mark.parametrize("activation, words", [
@@ -324,9 +326,9 @@ def test_spec_errors(activation: str, words: str) -> None:
 def test_one_name_one_formula() -> None:
     text = spec_with('{formula: "x/(1+abs(x))", name: soft}').replace(
         "  - activation: sigmoid\n", '  - activation: {formula: "x*sigmoid(x)", name: soft}\n', 1)
-    assert errors_of(text) == [
+    assert errors_of(text) == [(
         "spec.yaml:8: layers[1].activation.formula: the name 'soft' is already given to the formula "
-        '"x/(1+abs(x))"; give this formula a name of its own']
+        '"x/(1+abs(x))"; give this formula a name of its own')]
     same = spec_with('{formula: "x*sigmoid(x)", name: swish}').replace(
         "  - activation: sigmoid\n", '  - activation: {formula: "x*sigmoid(x)", name: swish}\n', 1)
     assert parse_spec(same).layers[1].activation.formula == "x*sigmoid(x)"
@@ -345,6 +347,27 @@ def test_custom_names_in_tex_and_text() -> None:
     assert activation_tex("my_act") == r"\operatorname{my\_act}"
     assert activation_tex("sigmoid") == r"\sigma" and activation_tex("relu") == r"\operatorname{ReLU}"
     assert activation_text("softsign") == "softsign" and activation_text("leaky_relu") == "leaky ReLU"
+
+
+@pytest.mark.parametrize("text", SMOOTH + ["1/x", "exp(x)", "log(x)", "sqrt(x)", "tanh(exp(x+1))",
+                                          "x^-10", "exp(-x^2)", "sigmoid(x^2)*x^10"])
+def test_a_formula_at_extreme_z_gives_a_number_or_a_clean_error(text: str) -> None:
+    """Never another exception, never a hang (the formula check bounds what exp sees)."""
+    import mpmath
+
+    from derive.errors import NumericError
+
+    rule = activation_rule(Activation("c", formula=text))
+    start = time.perf_counter()
+    with mpmath.workprec(160):
+        for value in (0.0, 5e-324, -1e-300, 1e-20, -2.5, 1e5, -1e300, 1.7e308, mpmath.mpf("1e400")):
+            for function, args in ((rule.f, (value,)), (rule.df, (value,)), (rule.convenient_fn, (0.5, value))):
+                try:
+                    result = function(*[mpmath.mpf(a) for a in args])
+                except NumericError:
+                    continue
+                assert mpmath.isfinite(result) and abs(result) <= 1.8e308, (text, value)
+    assert time.perf_counter() - start < 10.0, text
 
 
 def test_rule_of_a_formula() -> None:
