@@ -13,6 +13,7 @@ import click
 
 from derive import __version__
 from derive.errors import DeriveError
+from derive.spec import FORMS, POLICIES
 
 FORMATS = ("md", "tex", "json", "pdf")
 
@@ -56,11 +57,11 @@ def document_options(command: Callable) -> Callable:
         click.option("--digits", type=click.IntRange(1, 12), default=4, show_default=True,
                      help="Decimal places shown (rounded half away from zero); values are "
                           "always computed in full precision."),
-        click.option("--rounding", type=click.Choice(["exact", "by-hand"]), default="exact",
+        click.option("--rounding", type=click.Choice(POLICIES), default="exact",
                      show_default=True,
                      help="exact: carry full precision, show rounded values; by-hand: round every "
                           "shown value and compute the next step from it, as on paper."),
-        click.option("--form", type=click.Choice(["auto", "paths", "delta", "both"]), default="auto",
+        click.option("--form", type=click.Choice(FORMS), default="auto",
                      show_default=True,
                      help="The backward pass: every chain-rule path (paths), each neuron's delta "
                           "worked once (delta), or both; auto picks paths unless some parameter "
@@ -126,7 +127,7 @@ def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, rounding: 
               help="Compile PDFs (default: when TeX Live is installed).")
 @click.option("--digits", type=click.IntRange(1, 12), default=4, show_default=True,
               help="Decimal places shown and asked for.")
-@click.option("--rounding", type=click.Choice(["exact", "by-hand"]), default="exact", show_default=True,
+@click.option("--rounding", type=click.Choice(POLICIES), default="exact", show_default=True,
               help="The keys' rounding policy; tolerances accept either policy's answer.")
 @click.option("--force", is_flag=True, help="Replace files of an earlier exam in the folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")

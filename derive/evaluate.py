@@ -40,7 +40,6 @@ class Values:
     updated: dict[str, float]  # parameter key -> value after one SGD step
 
 
-POLICIES = ("exact", "by-hand")
 
 
 def evaluate(derivation: Derivation, network: Network | None = None, policy: str = "exact",

@@ -15,7 +15,6 @@ from .evaluate import Values
 from .solution import Section, Solution
 from .spec import Worked
 
-FORMS = ("auto", "paths", "delta", "both")
 PATHS_FOR_AUTO = 12  # at most this many paths per parameter: paths; more: delta
 
 

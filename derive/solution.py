@@ -213,7 +213,7 @@ class Solution:
     title: str
     given: Given
     steps: tuple[Step, ...]
-    policy: str = "exact"  # rounding policy the values were computed with (evaluate.POLICIES)
+    policy: str = "exact"  # rounding policy the values were computed with (spec.POLICIES)
     form: str = "paths"  # the backward pass shown: "paths", "delta" or "both"
     form_reason: str = ""  # why, when derive chose the form itself
     sections: tuple[Section, ...] = ()  # extra parts of the whole answer (activation table, ...)

@@ -58,6 +58,8 @@ NULL_TAG = "tag:yaml.org,2002:null"
 TOP_REQUIRED = ("layers", "loss", "learning_rate")  # and inputs + targets, or samples
 REDUCTIONS = ("mean", "sum", "sequential")
 MAX_SAMPLES = 20
+FORMS = ("auto", "paths", "delta", "both")  # worked.form and --form: the backward pass shown
+POLICIES = ("exact", "by-hand")  # --rounding: how values are carried from step to step
 TOP_OPTIONAL = ("inputs", "targets", "samples", "reduction", "title", "asked", "exam", "worked", "steps",
                 "notation")
 NOTATION_CHOICES = {"parameters": ("layered", "flat"), "index_order": ("from-to", "to-from"),
@@ -769,7 +771,7 @@ class Reader:
         self.keys(node, "worked", entries, (), Worked._fields)
         settings: dict[str, object] = {}
         if "form" in entries:
-            form = self.choice(entries["form"][1], "worked.form", ("auto", "paths", "delta", "both"), "form")
+            form = self.choice(entries["form"][1], "worked.form", FORMS, "form")
             if form is not None:
                 settings["form"] = form
         for key in ("matrix", "closed_form"):
