@@ -19,11 +19,11 @@ Each chain element is
 
 * symbolic: it has a variable (a letter, ``\\delta``, ``\\partial``, ``\\hat``, ...) and
   is skipped on purpose;
-* numeric: it parses to numbers, operators, brackets and known functions (\frac,
-  e^{..}, \exp, \ln, \log = natural log as SymPy writes it, \tanh, \sigma, \max,
-  \min, \sqrt, |x|, powers, cases with numeric conditions, matrices); or
+* numeric: it parses to numbers, operators, brackets and known functions (\\frac,
+  e^{..}, \\exp, \\ln, \\log = natural log as SymPy writes it, \\tanh, \\sigma, \\max,
+  \\min, \\sqrt, |x|, powers, cases with numeric conditions, matrices); or
 * unparseable: no variable but the parser fails, an unknown command, or a function it
-  cannot evaluate applied to a number (\operatorname{ReLU}'(5.02)). That is a loud
+  cannot evaluate applied to a number (\\operatorname{ReLU}'(5.02)). That is a loud
   failure (Report.unparsed), never a silent skip.
 
 Every maximal run of numeric elements is a computation: each element but the last
