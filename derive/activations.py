@@ -17,8 +17,9 @@ from .solution import Section
 class ActivationRow(NamedTuple):
     name: str
     shown: sympy.Expr  # f(z) as a teacher writes it
-    derivative: sympy.Expr  # sympy.diff of the definition
+    derivatives: tuple[sympy.Expr, ...]  # sympy.diff of the definition (softmax: two entries)
     convenient: sympy.Expr  # f'(z) in terms of a = f(z) (and z), as in the working
+    width: int = 0  # softmax: the outputs of its layer, which SymPy's derivatives are for
 
 
 def activation_table(derivation: Derivation) -> Section:
@@ -26,27 +27,36 @@ def activation_table(derivation: Derivation) -> Section:
     rows = []
     for activation in used:
         if activation.name == "softmax":  # type: ignore[union-attr]
-            rows.append(softmax_row())
+            width = next(len(layer) for layer in derivation.network.layers
+                         if layer[0].activation == activation)
+            rows.append(softmax_row(width))
             continue
         rule = activation_rule(activation)  # type: ignore[arg-type]
         derivative = rule.derivative
         if isinstance(derivative, sympy.Piecewise):
             derivative = sympy.piecewise_fold(derivative)
-        rows.append(ActivationRow(rule.name, rule.shown, derivative, rule.convenient))
+        rows.append(ActivationRow(rule.name, rule.shown, (derivative,), rule.convenient))
     return Section("activations", "start", tuple(rows))
 
 
-def softmax_row() -> ActivationRow:
-    """Softmax over a layer, in index notation; SymPy's derivative for two outputs."""
+def softmax_row(width: int) -> ActivationRow:
+    """Softmax over a layer of `width` outputs, in index notation; SymPy's derivatives
+    for this width, on the diagonal and off it, each labelled."""
     k, j, n = sympy.symbols("k j n", integer=True)
     z = sympy.IndexedBase("z")
     a = sympy.IndexedBase("a")
     shown = sympy.exp(z[k]) / sympy.Sum(sympy.exp(z[j]), (j, 1, n))
-    two = softmax_rule(2)
-    derivative = sympy.Eq(sympy.Symbol(r"\frac{\partial a_{1}}{\partial z_{1}}"),
-                          sympy.simplify(two.derivative[(0, 0)]), evaluate=False)
+    rule = softmax_rule(width)
+    derivatives = tuple(
+        sympy.Eq(leibniz("a_{1}", f"z_{{{i + 1}}}"), sympy.simplify(rule.derivative[(0, i)]), evaluate=False)
+        for i in range(min(width, 2)))
     convenient = a[k] * (sympy.KroneckerDelta(k, j) - a[j])
-    return ActivationRow("softmax", shown, derivative, convenient)
+    return ActivationRow("softmax", shown, derivatives, convenient, width)
+
+
+def leibniz(num: str, den: str) -> sympy.Symbol:
+    """d num / d den as a symbol that prints as the fraction."""
+    return sympy.Symbol(rf"\frac{{\partial {num}}}{{\partial {den}}}")
 
 
 __all__ = ["ActivationRow", "activation_table", "A", "Z"]

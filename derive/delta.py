@@ -5,6 +5,10 @@ delta_j = f'(z_j) * sum over the neurons k it feeds of w_jk * delta_k. Then
 dL/dw_ij = a_i * delta_j and dL/db_j = delta_j. The sum over paths of the path form
 is the same number, factored: every delta is computed once, so the work grows with
 the number of edges instead of the number of paths.
+
+The numbers are derive.evaluate's (Values.deltas, and by hand the gradients it takes
+from them); this module lays them out, each line with its formula and the numbers
+substituted.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from sympy import Symbol
 from .derivation import L, Derivation
 from .evaluate import Values
 from .network import Unit
-from .solution import Section, Substituted
+from .solution import Section, Shown, Substituted
 
 
 class DeltaLine(NamedTuple):
@@ -31,11 +35,7 @@ class DeltaLine(NamedTuple):
     terms: tuple[sympy.Expr, ...]  # dL/da and w_jk * delta_k, in the network's symbols
     factor_numbers: Substituted | None
     term_numbers: tuple[Substituted, ...]
-    value: float
-
-
-def numbers_of(expr: sympy.Expr, known: dict[Symbol, float]) -> Substituted:
-    return Substituted(expr, {s: known[s] for s in expr.free_symbols})
+    value: object
 
 
 class DeltaGradient(NamedTuple):
@@ -43,8 +43,8 @@ class DeltaGradient(NamedTuple):
     key: str
     symbol: Symbol
     formula: sympy.Expr  # a_i * delta_j, or delta_j for a bias
-    numbers: Substituted
-    value: float
+    numbers: Substituted | None  # None where the formula is delta_j itself: nothing to substitute
+    value: object
 
 
 class DeltaLayer(NamedTuple):
@@ -59,60 +59,66 @@ def delta_symbol(unit: Unit) -> Symbol:
     return Symbol("\\delta" + unit.z_symbol[1:])  # type: ignore[index]
 
 
-def delta_section(derivation: Derivation, values: Values,
-                  tasks: dict[str, str | None] | None = None) -> Section:
+def delta_section(derivation: Derivation, values: Values, tasks: dict[str, str | None] | None = None,
+                  shown: Shown = Shown(4, False)) -> Section:
     """The delta-form backward pass; `tasks` numbers the asked gradients (by parameter key)."""
     tasks = tasks or {}
     network = derivation.network
-    sym = derivation.symbols
-    local = {(f.num, f.den): f for f in derivation.locals}
-    delta_values: dict[Symbol, float] = {}
+    known = dict(values.symbols)
+    known.update({delta_symbol(u): values.deltas[u.name] for u in network.neurons if u.name in values.deltas})
     layers = []
     for number in range(len(network.layers), 0, -1):
-        lines = []
-        for unit in network.layers[number - 1]:
-            z, delta = sym[unit.z_symbol], delta_symbol(unit)  # type: ignore[index]
-            # every output whose activation depends on this z: itself, or its softmax layer
-            outputs = [k for k in network.layers[number - 1]
-                       if (sym[k.a_symbol], z) in local]  # type: ignore[index]
-            if not outputs:  # feeds no targeted output: no gradient flows here
-                continue
-            terms, value = [], 0.0
-            for k in outputs:
-                a_k = sym[k.a_symbol]
-                inner, upstream = [], values.locals.get((L, a_k), 0.0)
-                if (L, a_k) in local:
-                    inner.append(local[(L, a_k)].formula)
-                for consumer in network.consumers[k.name]:
-                    other = network.units[consumer]
-                    if delta_symbol(other) in delta_values:
-                        inner.append(sym[network.weight(k.name, consumer).symbol] * delta_symbol(other))
-                        upstream += values.locals[(sym[other.z_symbol], a_k)] * delta_values[delta_symbol(other)]  # type: ignore[index]
-                terms.append((local[(a_k, z)].formula, inner))
-                value += values.locals[(a_k, z)] * upstream
-            if len(terms) == 1:  # elementwise: f'(z) times the sum of what flows back
-                factor, summands = terms[0][0], tuple(terms[0][1])
-            else:  # softmax: one term per output of the layer
-                factor, summands = None, tuple(sympy.Mul(f, sympy.Add(*inner), evaluate=False)
-                                               for f, inner in terms)
-            known = {**values.symbols, **delta_values}
-            delta_values[delta] = value
-            lines.append(DeltaLine(unit.name, delta, factor, summands,
-                                   numbers_of(factor, known) if factor is not None else None,
-                                   tuple(numbers_of(t, known) for t in summands), value))
-        gradients = []
-        for unit in network.layers[number - 1]:
-            delta = delta_symbol(unit)
-            if delta not in delta_values:
-                continue
-            for parameter in (*unit.weights, unit.bias):
-                symbol = sym[parameter.symbol]  # type: ignore[union-attr]
-                formula = (sym[network.units[parameter.source].a_symbol] * delta  # type: ignore[union-attr,index]
-                           if parameter.kind == "weight" else delta)  # type: ignore[union-attr]
-                used = {s: values.symbols.get(s, delta_values.get(s)) for s in formula.free_symbols}
-                gradients.append(DeltaGradient(tasks.get(parameter.key), parameter.key,  # type: ignore[union-attr]
-                                               symbol, formula,
-                                               Substituted(formula, used),
-                                               values.gradients[parameter.key]))  # type: ignore[union-attr]
-        layers.append(DeltaLayer(number, number == len(network.layers), tuple(lines), tuple(gradients)))
+        units = network.layers[number - 1]
+        lines = tuple(delta_line(derivation, unit, values.deltas[unit.name], known, shown)
+                      for unit in units if unit.name in values.deltas)
+        gradients = tuple(delta_gradient(derivation, parameter, values, known, tasks, shown)
+                          for unit in units if unit.name in values.deltas
+                          for parameter in (*unit.weights, unit.bias))
+        layers.append(DeltaLayer(number, number == len(network.layers), lines, gradients))
     return Section("delta", "backward", tuple(layers))
+
+
+def delta_line(derivation: Derivation, unit: Unit, value: object, known: dict[Symbol, object],
+               shown: Shown) -> DeltaLine:
+    """delta_j as the sum over the outputs k of j's activation (j itself, or its softmax
+    layer) of da_k/dz_j times what flows back into a_k."""
+    network, sym = derivation.network, derivation.symbols
+    local = {(f.num, f.den): f for f in derivation.locals}
+    z = sym[unit.z_symbol]  # type: ignore[index]
+    terms = []
+    for k in network.layers[unit.layer - 1]:
+        a_k = sym[k.a_symbol]
+        if (a_k, z) not in local:
+            continue
+        inner = [local[(L, a_k)].formula] if (L, a_k) in local else []
+        inner += [sym[network.weight(k.name, c).symbol] * delta_symbol(network.units[c])
+                  for c in network.consumers[k.name] if delta_symbol(network.units[c]) in known]
+        terms.append((local[(a_k, z)].formula, inner))
+    if len(terms) == 1:  # elementwise: f'(z) times the sum of what flows back
+        factor, summands = terms[0][0], tuple(terms[0][1])
+        whole = sympy.Mul(factor, sympy.Add(*summands, evaluate=False), evaluate=False)
+    else:  # softmax: one term per output of the layer
+        factor, summands = None, tuple(sympy.Mul(f, sympy.Add(*inner), evaluate=False) for f, inner in terms)
+        whole = sympy.Add(*summands, evaluate=False)
+    # one set of numbers for the whole line, so that it can be redone (derive.checkable)
+    numbers = shown.formula(whole, {s: known[s] for s in whole.free_symbols}, value).values
+    return DeltaLine(unit.name, delta_symbol(unit), factor, summands,
+                     Substituted(factor, pick(numbers, factor)) if factor is not None else None,
+                     tuple(Substituted(t, pick(numbers, t)) for t in summands), value)
+
+
+def pick(numbers: dict[Symbol, object], expr: sympy.Expr) -> dict[Symbol, object]:
+    return {s: numbers[s] for s in expr.free_symbols}
+
+
+def delta_gradient(derivation: Derivation, parameter: object, values: Values, known: dict[Symbol, object],
+                   tasks: dict[str, str | None], shown: Shown) -> DeltaGradient:
+    network, sym = derivation.network, derivation.symbols
+    delta = delta_symbol(network.units[parameter.neuron])  # type: ignore[attr-defined]
+    key = parameter.key  # type: ignore[attr-defined]
+    value = values.delta_gradients[key]
+    if parameter.kind == "bias":  # type: ignore[attr-defined]
+        return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], delta, None, value)  # type: ignore[attr-defined]
+    formula = sym[network.units[parameter.source].a_symbol] * delta  # type: ignore[attr-defined,index]
+    numbers = shown.formula(formula, {s: known[s] for s in formula.free_symbols}, value)
+    return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], formula, numbers, value)  # type: ignore[attr-defined]

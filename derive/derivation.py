@@ -10,6 +10,7 @@ uses it, so the cost grows with the number of edges, not with the number of path
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, NamedTuple
 
@@ -19,7 +20,7 @@ from sympy import Symbol
 
 from .errors import DeriveError
 from .network import Network, Parameter, Unit
-from .numeric import compile_numeric
+from .numeric import Value, compile_numeric, product, total
 from .spec import Activation
 
 Z = Symbol("z")  # the generic argument of an activation
@@ -112,8 +113,8 @@ class SoftmaxRule(NamedTuple):
 def softmax_rule(width: int) -> SoftmaxRule:
     zs = tuple(Symbol(f"z_{{{i}}}") for i in range(1, width + 1))
     outputs = tuple(Symbol(f"a_{{{i}}}") for i in range(1, width + 1))
-    total = sympy.Add(*[sympy.exp(z) for z in zs])
-    shown = tuple(sympy.exp(z) / total for z in zs)
+    denominator = sympy.Add(*[sympy.exp(z) for z in zs])
+    shown = tuple(sympy.exp(z) / denominator for z in zs)
     derivative, df, convenient, convenient_fn = {}, {}, {}, {}
     for k in range(width):
         for j in range(width):
@@ -160,6 +161,7 @@ class LossRule(NamedTuple):
     scale: sympy.Expr
     term: sympy.Expr  # in A, Y
     derivative: sympy.Expr  # d(scale * term)/dA, in A, Y
+    shown_derivative: sympy.Expr  # the same as a teacher writes it: 2(a - y), not 2a - 2y
     term_fn: Callable[..., mpmath.mpf]
     derivative_fn: Callable[..., mpmath.mpf]
 
@@ -168,7 +170,11 @@ class LossRule(NamedTuple):
 def loss_rule(loss: str, outputs: int) -> LossRule:
     scale, term = loss_definition(loss, outputs)
     derivative = sympy.diff(scale * term, A)
-    return LossRule(scale, term, derivative, compile_numeric((A, Y), term),
+    shown = derivative
+    if term == (A - Y) ** 2:  # c (a - y), as the seeds write it, not c a - c y
+        c = 2 * scale
+        shown = A - Y if c == 1 else sympy.Mul(c, A - Y, evaluate=False)
+    return LossRule(scale, term, derivative, shown, compile_numeric((A, Y), term),
                     compile_numeric((A, Y), derivative))
 
 
@@ -264,12 +270,17 @@ class Builder:
 
     def build(self) -> Derivation:
         network = self.network
+        for unit in network.inputs:  # every input has its symbol, used or not (an input may feed nothing)
+            self.sym(unit.a_symbol)
         forward = tuple(tuple(self.forward_of(n) for n in layer) for layer in network.layers)
         targets = dict(network.target_symbols)
         outputs = tuple((name, self.a_of(name), self.sym(targets[name])) for name, _ in network.targets)
         rule = loss_rule(network.loss, len(outputs))
         self.loss_rule = rule
-        loss = rule.scale * sympy.Add(*[rule.term.xreplace({A: a, Y: y}) for _, a, y in outputs])
+        terms = sympy.Add(*[rule.term.xreplace({A: a, Y: y}) for _, a, y in outputs])
+        # kept as scale x (sum), not spread over the terms: a mean over two outputs must not
+        # read as a sum of halves
+        loss = sympy.Mul(rule.scale, terms, evaluate=False) if abs(rule.scale) != 1 else rule.scale * terms
         loss_args = tuple(s for _, a, y in outputs for s in (a, y))
         self.count_paths()
         gradients = tuple(self.gradient_of(p) for p in network.parameters)
@@ -301,7 +312,8 @@ class Builder:
         a = self.a_of(name)
 
         def make() -> Local:
-            formula = self.loss_rule.derivative.xreplace({A: a, Y: y})
+            with sympy.evaluate(False):  # or 2(a - y) would be multiplied out again
+                formula = self.loss_rule.shown_derivative.xreplace({A: a, Y: y})
             return Local("loss", L, a, formula, (a, y), self.loss_rule.derivative_fn)
         return self.local(L, a, make)
 
@@ -348,7 +360,7 @@ class Builder:
         def make() -> Local:
             derivative = linear_rules()[role].xreplace(term)
             if derivative.is_Number:
-                value = float(derivative)
+                value = Fraction(int(derivative))  # dz/db = 1: exact
                 return Local(kind, z, den, derivative, (), lambda: value)
             return Local(kind, z, den, derivative, (derivative,), lambda v: v)
         return self.local(z, den, make)
@@ -406,11 +418,11 @@ class Builder:
         return Gradient(parameter, symbol, paths)
 
 
-def loss_value(rule: LossRule) -> Callable[..., mpmath.mpf]:
+def loss_value(rule: LossRule) -> Callable[..., Value]:
     """L from (a_1, y_1, a_2, y_2, ...): the compiled term summed, then scaled."""
     p, q = int(rule.scale.p), int(rule.scale.q)  # type: ignore[attr-defined]
 
-    def value(*pairs: float) -> mpmath.mpf:
-        total = mpmath.fsum(rule.term_fn(a, y) for a, y in zip(pairs[::2], pairs[1::2]))
-        return total * p / q
+    def value(*pairs: object) -> Value:
+        terms = total(rule.term_fn(a, y) for a, y in zip(pairs[::2], pairs[1::2]))
+        return product((terms, Fraction(p, q)))
     return value

@@ -3,67 +3,94 @@
 Nothing symbolic is built here: every formula was compiled once by the derivation, so
 evaluating another set of values (another variant, another step) costs only arithmetic.
 
-Arithmetic runs in mpmath at a working precision chosen from the largest |z|: a
-saturated sigmoid is 1 - e^(-z), and its distance from 1 (which the cross-entropy
-and the derivative need) survives only if the precision has about 1.45 bits per unit
-of z beyond the 53 of a double. The results are rounded to doubles at the end.
+Spec numbers are exact decimals (`rounding.Given`), and every value stays an exact
+Fraction while it is computed by +, -, x and ReLU only (derive.numeric), so a ReLU
+unit at a decimal z = 0 is exactly at 0. Where a transcendental function enters, the
+arithmetic runs in mpmath at a working precision chosen from the largest |z|: a
+saturated sigmoid is 1 - e^(-z), and its distance from 1 (which the cross-entropy and
+the derivative need) survives only if the precision has about 1.45 bits per unit of z
+beyond the 53 of a double. Inexact results are rounded to doubles at the end.
+
+With the by-hand policy every value the working shows is rounded as displayed and the
+next step is computed from the rounded value, exactly, in the form the line shows it:
+a path is the product of its shown factors, a delta is f'(z) written with the shown a
+times the shown terms, a gradient in delta form is the shown a times the shown delta.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable
 
 import mpmath
 from sympy import Symbol
 
-from .derivation import Derivation, Local
+from .derivation import L, Derivation, Local
 from .errors import NumericError
-from .network import Network
+from .network import Network, Unit
+from .numeric import Value, inexact, product, total, value_of
 from .rounding import by_hand
 
-Keep = Callable[[mpmath.mpf], mpmath.mpf]  # what is carried on from a computed value
+Keep = Callable[[Value], Value]  # what is carried on from a computed value
 
 BASE_BITS = 96  # a double's 53 bits plus room for cancellation in sums and 1 - a
 WRITABLE_BITS = 3 * 10**18  # a binary exponent whose decimal exponent still fits a Decimal
 START_BITS = 160  # enough for |z| up to 44; a larger z costs a second pass
 MAX_BITS = 8192  # covers |z| up to about 5600; beyond that a saturated output is exact 0 or 1
+ZERO = Fraction(0)
 
 
 @dataclass(frozen=True)
 class Values:
-    symbols: dict[Symbol, float]  # every x, y, w, b, z, a by its symbol
-    loss: float
-    locals: dict[tuple[Symbol, Symbol], float]  # each local derivative's value
-    paths: dict[str, tuple[float, ...]]  # parameter key -> value of each path's product
-    gradients: dict[str, float]  # parameter key -> dL/dparameter
-    updated: dict[str, float]  # parameter key -> value after one SGD step
+    """Every number of one step. A value is an exact Fraction (a Given for the spec's
+    own numbers, a Rounded for a by-hand value), or a float where it is not exact (an
+    mpmath float beyond a double's range)."""
+
+    symbols: dict[Symbol, object]  # every x, y, w, b, z, a by its symbol
+    loss: object
+    locals: dict[tuple[Symbol, Symbol], object]  # each local derivative's value
+    paths: dict[str, tuple[object, ...]]  # parameter key -> value of each path's product
+    gradients: dict[str, object]  # parameter key -> dL/dparameter
+    updated: dict[str, object]  # parameter key -> value after one SGD step
+    deltas: dict[str, object]  # neuron -> dL/dz, as the delta form works it
+    simplified: dict[str, object]  # output neuron -> a - y, the simplified dL/dz where it holds
+    # parameter key -> dL/dparameter as the delta form works it: by hand, the shown a
+    # times the shown delta (the same as `gradients` in the exact policy and in the
+    # delta form; it differs by hand when the key shows both forms)
+    delta_gradients: dict[str, object]
 
 
+def keeper(policy: str, digits: int) -> Keep:
+    """What is carried on from a computed value under `policy`."""
+    if policy == "by-hand":
+        return lambda value: by_hand(value, digits)
+    return lambda value: value
 
 
 def evaluate(derivation: Derivation, network: Network | None = None, policy: str = "exact",
-             digits: int = 4) -> Values:
+             digits: int = 4, form: str = "paths") -> Values:
     """All numbers for one forward/backward/update step.
 
     `network` gives the values (defaults to the one derived from); it must have the
     derivation's topology. With policy "exact" every value is carried in full
     precision; with "by-hand" every value the working shows is rounded to `digits`
     (as displayed) and the next step is computed from the rounded value, as a
-    student does on paper.
+    student does on paper. `form` says which working the gradients follow by hand:
+    the paths' products ("paths", "both") or the deltas ("delta").
     """
     network = network or derivation.network
-    keep = (lambda value: by_hand(value, digits)) if policy == "by-hand" else (lambda value: value)
+    keep = keeper(policy, digits)
     bits = START_BITS
     while True:
         with mpmath.workprec(bits):
             values = given_values(derivation, network)
             zs = forward(derivation, network, keep, values)
-            largest = max(map(abs, zs.values()))
+            largest = max((abs(inexact(z)) for z in zs.values()), default=mpmath.mpf(0))
             needed = MAX_BITS if largest > MAX_BITS else BASE_BITS + math.ceil(1.45 * float(largest))
             needed = min(MAX_BITS, needed)
             if needed <= bits:  # the usual case: one pass at the starting precision
-                return step_values(derivation, network, keep, policy, values)
+                return step_values(derivation, network, keep, policy, values, form)
         bits = needed
 
 
@@ -74,24 +101,25 @@ def pre_activations(derivation: Derivation, network: Network,
         return {z: float(value) for z, value in forward(derivation, network, keep).items()}
 
 
-def given_values(derivation: Derivation, network: Network) -> dict[Symbol, mpmath.mpf]:
+def given_values(derivation: Derivation, network: Network) -> dict[Symbol, Value]:
+    """The spec's numbers (or a later step's parameters) by symbol."""
     sym = derivation.symbols
-    values = {sym[unit.a_symbol]: mpmath.mpf(unit.value) for unit in network.inputs}
-    values.update({sym[p.symbol]: mpmath.mpf(p.value) for p in network.parameters})
+    values: dict[Symbol, Value] = {sym[unit.a_symbol]: value_of(unit.value) for unit in network.inputs}
+    values.update({sym[p.symbol]: value_of(p.value) for p in network.parameters})
     targets = dict(network.targets)
-    values.update({sym[y]: mpmath.mpf(targets[name]) for name, y in network.target_symbols})
+    values.update({sym[y]: value_of(targets[name]) for name, y in network.target_symbols})
     return values
 
 
 def forward(derivation: Derivation, network: Network, keep: Keep,
-            values: dict[Symbol, mpmath.mpf] | None = None) -> dict[Symbol, mpmath.mpf]:
+            values: dict[Symbol, Value] | None = None) -> dict[Symbol, Value]:
     """Every z and a, layer by layer, added into `values`; returns the z values."""
     values = given_values(derivation, network) if values is None else values
     zs = {}
     for layer in derivation.forward:
         # every z of the layer first: a softmax output needs all of them
         for step in layer:
-            z = mpmath.fsum([values[w] * values[a] for w, a in step.terms] + [values[step.bias]])
+            z = total([product((values[w], values[a])) for w, a in step.terms] + [values[step.bias]])
             values[step.z] = zs[step.z] = keep(check(z, f"z of neuron {step.neuron.name!r}"))
         for step in layer:
             a = step.activate(*[values[s] for s in step.args])
@@ -100,49 +128,107 @@ def forward(derivation: Derivation, network: Network, keep: Keep,
 
 
 def step_values(derivation: Derivation, network: Network, keep: Keep, policy: str,
-                values: dict[Symbol, mpmath.mpf]) -> Values:
+                values: dict[Symbol, Value], form: str = "paths") -> Values:
     """The backward pass and updates, from the forward pass's `values`."""
     check_loss_domain(derivation, network, values)
     loss = keep(derivation.loss_fn(*[values[s] for s in derivation.loss_args]))
-    by_hand = policy == "by-hand"
-    local_values = {(f.num, f.den): keep(local_value(f, values, by_hand)) for f in derivation.locals}
+    hand = policy == "by-hand"
+    local_values = {(f.num, f.den): keep(local_value(f, values, hand)) for f in derivation.locals}
+    deltas = delta_values(derivation, values, local_values, keep, hand)
 
-    paths: dict[str, tuple[float, ...]] = {}
-    gradients: dict[str, float] = {}
-    updated: dict[str, float] = {}
-    eta = mpmath.mpf(network.learning_rate)
+    paths: dict[str, tuple[object, ...]] = {}
+    gradients: dict[str, object] = {}
+    from_deltas: dict[str, object] = {}
+    updated: dict[str, object] = {}
+    eta = value_of(network.learning_rate)
     for gradient in derivation.gradients:
-        key = gradient.parameter.key
-        products = [keep(mpmath.fprod(local_values[(f.num, f.den)] for f in path.factors))
+        parameter = gradient.parameter
+        products = [keep(product(local_values[(f.num, f.den)] for f in path.factors))
                     for path in gradient.paths]
-        total = keep(mpmath.fsum(products))
+        key = parameter.key
+        if hand:
+            from_deltas[key] = delta_gradient(derivation, parameter, values, deltas, keep)
+        total_value = from_deltas[key] if hand and form == "delta" else keep(total(products))
+        if not hand:
+            from_deltas[key] = total_value
         paths[key] = tuple(number(p) for p in products)
-        gradients[key] = number(check(total, f"the gradient of {key}", double=True))
-        updated[key] = number(keep(check(values[gradient.symbol] - eta * total,
+        gradients[key] = number(check(total_value, f"the gradient of {key}", double=True))
+        change = product((eta, total_value))
+        updated[key] = number(keep(check(total((values[gradient.symbol], -change)),
                                          f"the update of {key}", double=True)))
+    simplified = {name: number(keep(total((values[a], -values[y]))))
+                  for name, a, y in derivation.outputs}
     return Values({s: number(v) for s, v in values.items()}, number(check(loss, "the loss", double=True)),
-                  {k: number(v) for k, v in local_values.items()}, paths, gradients, updated)
+                  {k: number(v) for k, v in local_values.items()}, paths, gradients, updated,
+                  {name: number(v) for name, v in deltas.items()}, simplified,
+                  {k: number(v) for k, v in from_deltas.items()})
 
 
-def number(value: mpmath.mpf) -> float:
-    """A double where one holds the value; else the mpf itself.
+def delta_values(derivation: Derivation, values: dict[Symbol, Value],
+                 local_values: dict[tuple[Symbol, Symbol], Value], keep: Keep,
+                 hand: bool) -> dict[str, Value]:
+    """dL/dz of every neuron that feeds a targeted output, output layer first.
+
+    delta_j = sum over the outputs k of j's activation (j itself, or its softmax layer)
+    of da_k/dz_j * (dL/da_k + sum over the neurons c that a_k feeds of w_kc * delta_c).
+    By hand, the delta line writes da_k/dz_j and dL/da_k as formulas of the shown values
+    (a(1 - a), a - y), so they enter unrounded; each delta is then rounded once.
+    """
+    network, sym = derivation.network, derivation.symbols
+    local = {(f.num, f.den): f for f in derivation.locals}
+
+    def factor(key: tuple[Symbol, Symbol]) -> Value:
+        return local_value(local[key], values, True) if hand else local_values[key]
+
+    deltas: dict[str, Value] = {}
+    for layer in reversed(network.layers):
+        for unit in layer:
+            z = sym[unit.z_symbol]  # type: ignore[index]
+            outputs = [k for k in layer if (sym[k.a_symbol], z) in local]
+            if not outputs:  # feeds no targeted output: no gradient flows here
+                continue
+            terms = []
+            for k in outputs:
+                a_k = sym[k.a_symbol]
+                inner = [factor((L, a_k))] if (L, a_k) in local else []
+                inner += [product((values[sym[network.weight(k.name, c).symbol]], deltas[c]))
+                          for c in network.consumers[k.name] if c in deltas]
+                terms.append(product((factor((a_k, z)), total(inner))))
+            deltas[unit.name] = keep(check(total(terms), f"the delta of neuron {unit.name!r}"))
+    return deltas
+
+
+def delta_gradient(derivation: Derivation, parameter: object, values: dict[Symbol, Value],
+                   deltas: dict[str, Value], keep: Keep) -> Value:
+    """dL/dw_ij = a_i * delta_j and dL/db_j = delta_j, from the shown values."""
+    delta = deltas.get(parameter.neuron, ZERO)  # type: ignore[attr-defined]
+    if parameter.kind == "bias":  # type: ignore[attr-defined]
+        return delta
+    source: Unit = derivation.network.units[parameter.source]  # type: ignore[attr-defined]
+    return keep(product((values[derivation.symbols[source.a_symbol]], delta)))
+
+
+def number(value: Value) -> object:
+    """An exact value as it is; else a double where one holds the value, else the mpf.
 
     A saturated unit has factors like e^-1000 (a double would say 0, and the working
     would show a misleading 0) or their reciprocals (a double would overflow). Such
     intermediate values stay exact; answers are checked to fit a double.
     """
+    if isinstance(value, Fraction):
+        return value
     as_float = float(value)
     if math.isinf(as_float) or (as_float == 0 and value != 0):
         if abs(mpmath.mag(value)) > WRITABLE_BITS:
             raise NumericError(f"a value of the working is about 2^{int(mpmath.mag(value))}, beyond "
                                "any number that can be written down; the network's values are "
                                "too large (a unit saturates completely)")
-        return value  # type: ignore[return-value]
+        return value
     return as_float
 
 
 def check_loss_domain(derivation: Derivation, network: Network,
-                      values: dict[Symbol, mpmath.mpf]) -> None:
+                      values: dict[Symbol, Value]) -> None:
     """Cross-entropy takes log of the outputs: say which output leaves its domain."""
     if network.loss not in ("binary_cross_entropy", "cross_entropy"):
         return
@@ -152,14 +238,15 @@ def check_loss_domain(derivation: Derivation, network: Network,
         if not inside:
             domain = "between 0 and 1 (exclusive)" if network.loss == "binary_cross_entropy" \
                 else "greater than 0"
+            z = values[derivation.symbols[network.units[name].z_symbol]]  # type: ignore[index]
             raise NumericError(
                 f"{network.loss} takes the log of each output, so output {name!r} must be "
-                f"{domain}, but it is {mpmath.nstr(value, 8)} (z = "
-                f"{mpmath.nstr(values[derivation.symbols[network.units[name].z_symbol]], 8)}); use a "
-                "sigmoid output, or values that do not saturate it")
+                f"{domain}, but it is {mpmath.nstr(inexact(value), 8)} (z = "
+                f"{mpmath.nstr(inexact(z), 8)}); use a sigmoid output, or values that do not "
+                "saturate it")
 
 
-def local_value(factor: Local, values: dict[Symbol, mpmath.mpf], by_hand: bool) -> mpmath.mpf:
+def local_value(factor: Local, values: dict[Symbol, Value], by_hand: bool) -> Value:
     if by_hand and factor.hand is not None:
         value = factor.hand(*[values[s] for s in factor.hand_args])
     else:
@@ -167,10 +254,14 @@ def local_value(factor: Local, values: dict[Symbol, mpmath.mpf], by_hand: bool) 
     return check(value, f"d{factor.num}/d{factor.den}")
 
 
-def check(value: mpmath.mpf, what: str, double: bool = False) -> mpmath.mpf:
+def check(value: Value, what: str, double: bool = False) -> Value:
     """Refuse NaN or infinity anywhere (it would print as a wrong number), and, for the
     answers (`double`), values too large for the JSON key's doubles."""
-    if not mpmath.isfinite(value) or (double and not math.isfinite(float(value))):
-        raise NumericError(f"{what} is {mpmath.nstr(value, 8)}, not a finite number that fits a "
-                           "double; the network's values are too large")
+    if isinstance(value, Fraction):
+        fits = not double or abs(value) < 1.7e308
+    else:
+        fits = mpmath.isfinite(value) and (not double or math.isfinite(float(value)))
+    if not fits:
+        raise NumericError(f"{what} is {mpmath.nstr(inexact(value), 8)}, not a finite number that "
+                           "fits a double; the network's values are too large")
     return value

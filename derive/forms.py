@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from .derivation import Derivation
 from .evaluate import Values
-from .solution import Section, Solution
+from .solution import Section, Shown, Solution
 from .spec import Worked
 
 PATHS_FOR_AUTO = 12  # at most this many paths per parameter: paths; more: delta
@@ -56,16 +56,17 @@ def with_forms(solution: Solution, derivation: Derivation, values: list[Values],
     if options.closed_form:
         from .closedform import closed_form_section
         end.append(closed_form_section(derivation))
+    shown = Shown(solution.digits, solution.policy == "exact")
     steps = []
     for step, step_values in zip(solution.steps, values):
         extra: list[Section] = []
         if form in ("delta", "both"):
             from .delta import delta_section
             tasks = {block.key: block.task for layer in step.backward for block in layer.gradients}
-            extra.append(delta_section(derivation, step_values, tasks))
+            extra.append(delta_section(derivation, step_values, tasks, shown))
         if options.matrix:
             from .matrix import matrix_section
-            extra.append(matrix_section(derivation, step_values))
+            extra.append(matrix_section(derivation, step_values, shown))
         steps.append(replace(step, sections=step.sections + tuple(extra)))
     return replace(solution, steps=tuple(steps), form=form, form_reason=reason,
                    sections=tuple(start) + solution.sections + tuple(end))

@@ -26,15 +26,20 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import mpmath
+from fractions import Fraction
+from typing import Callable
+
 import sympy
 from sympy import ImmutableMatrix, Symbol
 
 from .derivation import Derivation, L
-from .evaluate import Values
+from .evaluate import Keep, Values, keeper
 from .evaluate import number as double  # a double where one holds the value
-from .network import Network, Unit
-from .solution import Applied, Partial, Section
+from .network import Network, Parameter, Unit
+from .numeric import Value, product, total, value_of
+from .solution import Applied, Grid, Partial, Section, Shown
+
+ZERO = Fraction(0)
 
 
 class MatrixForward(NamedTuple):
@@ -51,11 +56,11 @@ class MatrixForward(NamedTuple):
     a: Symbol  # a^(l)
     source: Symbol  # a^(l-1), or x for layer 1
     applied: Applied  # f(z^(l))
-    weights: ImmutableMatrix  # rows x cols
-    biases: ImmutableMatrix  # rows x samples
-    inputs: ImmutableMatrix  # cols x samples
-    z_values: ImmutableMatrix
-    a_values: ImmutableMatrix
+    weights: Grid  # rows x cols
+    biases: Grid  # rows x samples
+    inputs: Grid  # cols x samples
+    z_values: Grid
+    a_values: Grid
     missing: int  # entries of W that are absent connections (shown as 0)
 
 
@@ -74,23 +79,23 @@ class MatrixBackward(NamedTuple):
     source: Symbol
     delta: Symbol  # delta^(l)
     # what flows back into a^(l): dL/da^(L) at the output, (W^(l+1))^T delta^(l+1) below
-    upstream: ImmutableMatrix
+    upstream: Grid
     loss_formulas: ImmutableMatrix | None  # output: dL/da_k per output neuron (0 if untargeted)
     loss_partial: Partial | None  # output: dL/da^(L)
     next_weight: Symbol | None  # hidden: W^(l+1)
     next_delta: Symbol | None  # hidden: delta^(l+1)
-    next_weights_t: ImmutableMatrix | None  # hidden: (W^(l+1))^T, numbers
-    next_deltas: ImmutableMatrix | None  # hidden: delta^(l+1), numbers
+    next_weights_t: Grid | None  # hidden: (W^(l+1))^T, numbers
+    next_deltas: Grid | None  # hidden: delta^(l+1), numbers
     elementwise: bool  # f'(z) elementwise; False for softmax (Jacobian)
     derivative: Applied | Partial  # f'(z^(l)), or da^(l)/dz^(l) for softmax
-    derivative_values: ImmutableMatrix  # rows x 1 (elementwise) or rows x rows (Jacobian)
-    deltas: ImmutableMatrix  # rows x samples
-    sources_t: ImmutableMatrix  # (a^(l-1))^T: samples x cols
-    weight_gradient: ImmutableMatrix  # rows x cols, 0 at absent connections
-    bias_gradient: ImmutableMatrix  # rows x 1
+    derivative_values: Grid  # rows x 1 (elementwise), or the Jacobian transposed (softmax)
+    deltas: Grid  # rows x samples
+    sources_t: Grid  # (a^(l-1))^T: samples x cols
+    weight_gradient: Grid  # rows x cols, 0 at absent connections
+    bias_gradient: Grid  # rows x 1
     mask: ImmutableMatrix | None  # 1 where a connection exists, when some do not
-    updated_weights: ImmutableMatrix
-    updated_biases: ImmutableMatrix
+    updated_weights: Grid
+    updated_biases: Grid
 
 
 class MatrixForm(NamedTuple):
@@ -113,15 +118,12 @@ def vector_symbols(number: int) -> dict[str, Symbol]:
 INPUT_VECTOR = Symbol(r"\mathbf{x}")
 
 
-def column(values: list[object]) -> ImmutableMatrix:
-    return ImmutableMatrix([[entry(v)] for v in values])
+def numbers(rows: list[list[object]]) -> Grid:
+    return Grid(tuple(tuple(row) for row in rows))
 
 
-def entry(value: object) -> sympy.Expr:
-    """A number as a matrix entry: the rounding happens when it prints (HousePrinter)."""
-    if isinstance(value, sympy.Basic):
-        return value  # type: ignore[return-value]
-    return sympy.Float(value) if not isinstance(value, mpmath.mpf) else sympy.Float(value, 30)
+def column(values: list[object]) -> Grid:
+    return numbers([[v] for v in values])
 
 
 def skip_connections(network: Network) -> tuple[tuple[str, str, str], ...]:
@@ -131,7 +133,11 @@ def skip_connections(network: Network) -> tuple[tuple[str, str, str], ...]:
                  if network.units[w.source].layer != unit.layer - 1)  # type: ignore[index]
 
 
-def matrix_section(derivation: Derivation, values: Values) -> Section:
+def matrix_section(derivation: Derivation, values: Values, shown: Shown = Shown(4, False)) -> Section:
+    """The step in matrix form. Its backward chain is computed here, as the page shows it
+    (the vector flowing back, f', then delta, each shown), so that by hand every shown
+    vector follows from the shown vectors before it; in exact arithmetic it is the
+    backward pass's numbers."""
     network = derivation.network
     sym = derivation.symbols
     skips = skip_connections(network)
@@ -139,15 +145,21 @@ def matrix_section(derivation: Derivation, values: Values) -> Section:
         return Section("matrix", "end", MatrixForm(
             False, tuple((sym[s], source, neuron) for s, source, neuron in skips), 1,
             network.learning_rate, (), ()))
+    keep = keeper("exact" if shown.check else "by-hand", shown.digits)
     columns = (network.inputs,) + network.layers
     forward = tuple(forward_layer(derivation, values, number, columns)
                     for number in range(1, len(columns)))
     backward: list[MatrixBackward] = []
+    deltas: dict[str, Value] = {}
     for number in range(len(network.layers), 0, -1):
         backward.append(backward_layer(derivation, values, number, columns, forward,
-                                       backward[-1] if backward else None))
+                                       backward[-1] if backward else None, deltas, keep, not shown.check))
     return Section("matrix", "end", MatrixForm(True, (), 1, network.learning_rate, forward,
                                                tuple(backward)))
+
+
+def output_of(derivation: Derivation, values: Values, unit: Unit) -> object:
+    return values.symbols[derivation.symbols[unit.a_symbol]]
 
 
 def forward_layer(derivation: Derivation, values: Values, number: int,
@@ -166,7 +178,7 @@ def forward_layer(derivation: Derivation, values: Values, number: int,
         INPUT_VECTOR if number == 1 else vector_symbols(number - 1)["a"],
         Applied(activation, names["z"]), weights,
         column([v[sym[u.bias.symbol]] for u in layer]),  # type: ignore[union-attr]
-        column([v[sym[u.a_symbol]] for u in below]),
+        column([output_of(derivation, values, u) for u in below]),
         column([v[sym[u.z_symbol]] for u in layer]),  # type: ignore[index]
         column([v[sym[u.a_symbol]] for u in layer]), missing)
 
@@ -176,26 +188,24 @@ def has_weight(unit: Unit, source: str) -> bool:
 
 
 def weight_matrix(network: Network, layer: tuple[Unit, ...], below: tuple[Unit, ...],
-                  value: object) -> ImmutableMatrix:
+                  value: Callable[[Parameter], object]) -> Grid:
     """Row j, column i: `value` of the weight from unit i of `below` to neuron j (0 if none)."""
     rows = []
     for unit in layer:
         by_source = {w.source: w for w in unit.weights}
-        rows.append([entry(value(by_source[s.name]))  # type: ignore[operator]
-                     if s.name in by_source else sympy.Integer(0) for s in below])
-    return ImmutableMatrix(rows)
+        rows.append([value(by_source[s.name]) if s.name in by_source else ZERO for s in below])
+    return numbers(rows)
 
 
 def backward_layer(derivation: Derivation, values: Values, number: int,
                    columns: tuple[tuple[Unit, ...], ...], forward: tuple[MatrixForward, ...],
-                   above: MatrixBackward | None) -> MatrixBackward:
+                   above: MatrixBackward | None, deltas: dict[str, Value], keep: Keep,
+                   by_hand: bool) -> MatrixBackward:
     network, v, sym = derivation.network, values.symbols, derivation.symbols
     layer, below = columns[number], columns[number - 1]
     here = forward[number - 1]
     names = vector_symbols(number)
     is_output = number == len(network.layers)
-    # dL/dz_j = dL/db_j: the delta of each neuron is its bias gradient
-    deltas = [values.gradients[u.bias.key] for u in layer]  # type: ignore[union-attr]
 
     loss_formulas = loss_partial = next_weight = next_delta = next_t = next_deltas = None
     if is_output:
@@ -203,7 +213,7 @@ def backward_layer(derivation: Derivation, values: Values, number: int,
         a_syms = [sym[u.a_symbol] for u in layer]
         loss_formulas = ImmutableMatrix([[local[(L, a)].formula if (L, a) in local else sympy.Integer(0)]
                                          for a in a_syms])
-        upstream = [values.locals.get((L, a), 0.0) for a in a_syms]
+        upstream = [value_of(values.locals.get((L, a), ZERO)) for a in a_syms]
         loss_partial = Partial(L, names["a"])
     else:
         nxt = forward[number]  # layer l+1
@@ -211,21 +221,38 @@ def backward_layer(derivation: Derivation, values: Values, number: int,
         next_t = nxt.weights.T
         next_deltas = above.deltas  # type: ignore[union-attr]
         consumers = columns[number + 1]
-        upstream = [double(mpmath.fsum(
-            mpmath.mpf(v[sym[w.symbol]]) * mpmath.mpf(values.gradients[c.bias.key])  # type: ignore[union-attr]
-            for c in consumers for w in c.weights if w.source == u.name)) for u in layer]
+        # (W^(l+1))^T delta^(l+1), shown on the way to delta^(l)
+        upstream = [keep(total(product((value_of(v[sym[w.symbol]]), deltas[c.name]))
+                               for c in consumers for w in c.weights if w.source == u.name))
+                    for u in layer]
 
     activation = here.activation
     elementwise = activation != "softmax"
     if elementwise:
         derivative: Applied | Partial = Applied(activation, names["z"], prime=True)
-        derivative_values = column([activation_derivative(derivation, values, u, u) for u in layer])
+        slopes = [value_of(activation_derivative(derivation, values, u, u)) for u in layer]
+        derivative_values = column(slopes)
+        layer_deltas = [keep(product((d, s))) for d, s in zip(upstream, slopes)]
     else:
         derivative = Partial(names["a"], names["z"])
-        derivative_values = ImmutableMatrix([[entry(activation_derivative(derivation, values, k, j))
-                                              for j in layer] for k in layer])
+        jacobian = [[value_of(activation_derivative(derivation, values, k, j)) for j in layer] for k in layer]
+        derivative_values = numbers(jacobian).T  # shown as (da/dz)^T
+        layer_deltas = [keep(total(product((jacobian[k][j], upstream[k])) for k in range(len(layer))))
+                        for j in range(len(layer))]
+    if not by_hand:  # the working's deltas, computed at its working precision
+        layer_deltas = [value_of(values.deltas.get(u.name, ZERO)) for u in layer]
+    deltas.update({u.name: d for u, d in zip(layer, layer_deltas)})
 
-    gradient = weight_matrix(network, layer, below, lambda p: values.gradients[p.key])
+    eta = value_of(network.learning_rate)
+    gradients = {w.key: keep(product((value_of(output_of(derivation, values, network.units[w.source])),
+                                      deltas[u.name])))  # type: ignore[index]
+                 for u in layer for w in u.weights}
+    gradients.update({u.bias.key: deltas[u.name] for u in layer})  # type: ignore[union-attr]
+    updated = {key: keep(total((value_of(v[sym[p.symbol]]), -product((eta, gradients[key])))))
+               for u in layer for p in (*u.weights, u.bias) for key in (p.key,)}  # type: ignore[union-attr]
+    if not by_hand:  # the same numbers as the working's, to the last bit
+        gradients = {key: values.gradients[key] for key in gradients}
+        updated = {key: values.updated[key] for key in updated}
     mask = None
     if here.missing:
         mask = ImmutableMatrix([[1 if has_weight(u, s.name) else 0 for s in below] for u in layer])
@@ -233,11 +260,12 @@ def backward_layer(derivation: Derivation, values: Values, number: int,
         number, is_output, activation, len(layer), len(below), names["weight"], names["bias"],
         names["z"], names["a"], here.source, names["delta"], column(upstream), loss_formulas,
         loss_partial, next_weight, next_delta, next_t, next_deltas, elementwise, derivative,
-        derivative_values, column(deltas),
-        ImmutableMatrix([[entry(v[sym[s.a_symbol]]) for s in below]]), gradient,
-        column([values.gradients[u.bias.key] for u in layer]), mask,  # type: ignore[union-attr]
-        weight_matrix(network, layer, below, lambda p: values.updated[p.key]),
-        column([values.updated[u.bias.key] for u in layer]))  # type: ignore[union-attr]
+        derivative_values, column(layer_deltas),
+        numbers([[output_of(derivation, values, s) for s in below]]),
+        weight_matrix(network, layer, below, lambda p: gradients[p.key]),
+        column([gradients[u.bias.key] for u in layer]), mask,  # type: ignore[union-attr]
+        weight_matrix(network, layer, below, lambda p: updated[p.key]),
+        column([updated[u.bias.key] for u in layer]))  # type: ignore[union-attr]
 
 
 def activation_derivative(derivation: Derivation, values: Values, output: Unit, source: Unit) -> object:

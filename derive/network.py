@@ -17,6 +17,7 @@ from itertools import count
 from typing import NamedTuple
 
 from .errors import Problem, SpecError
+from .rounding import Given
 from .spec import Activation, Notation, Spec, SymbolName
 
 # Symbols the working already uses for something else: a unit or parameter printed as
@@ -31,7 +32,7 @@ class Parameter(NamedTuple):
     neuron: str  # the neuron whose pre-activation z it enters
     source: str | None  # for a weight: the unit the edge comes from
     symbol: str  # LaTeX notation, e.g. w_{11}^{(1)}
-    value: float
+    value: object  # a Given from the spec; a later step: as computed (exact or not)
 
     @property
     def key(self) -> str:
@@ -50,7 +51,7 @@ class Unit(NamedTuple):
     activation: Activation | None = None
     weights: tuple[Parameter, ...] = ()
     bias: Parameter | None = None
-    value: float | None = None  # inputs only
+    value: object = None  # inputs only: a Given
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,10 @@ class Network:
     title: str
     inputs: tuple[Unit, ...]
     layers: tuple[tuple[Unit, ...], ...]
-    targets: tuple[tuple[str, float], ...]  # output neuron name -> target value
+    targets: tuple[tuple[str, Given], ...]  # output neuron name -> target value
     target_symbols: tuple[tuple[str, str], ...]  # output neuron name -> y symbol
     loss: str
-    learning_rate: float
+    learning_rate: Given
 
     @cached_property
     def units(self) -> dict[str, Unit]:
@@ -105,9 +106,14 @@ def with_values(network: Network, values: dict[str, float]) -> Network:
 def with_sample(network: Network, inputs: tuple[tuple[str, float], ...],
                 targets: tuple[tuple[str, float], ...]) -> Network:
     """The same network fed another sample (same input and target names)."""
-    given = dict(inputs)
+    given = dict(given_pairs(inputs))
     return replace(network, inputs=tuple(u._replace(value=given[u.name]) for u in network.inputs),
-                   targets=tuple(targets))
+                   targets=given_pairs(targets))
+
+
+def given_pairs(pairs: tuple[tuple[str, float], ...]) -> tuple[tuple[str, Given], ...]:
+    """(name, number) pairs of the spec, each number exact as written."""
+    return tuple((name, Given.of(value)) for name, value in pairs)
 
 
 def index_text(*indices: int) -> str:
@@ -125,7 +131,7 @@ def build_network(spec: Spec) -> Network:
     notation = spec.notation
     custom = {name.key: name.symbol for name in notation.names}
     inputs = tuple(
-        Unit(name, 0, i, custom.get(f"a:{name}", f"x_{{{i}}}"), value=value)
+        Unit(name, 0, i, custom.get(f"a:{name}", f"x_{{{i}}}"), value=Given.of(value))
         for i, (name, value) in enumerate(spec.inputs, 1)
     )
     units = {u.name: u for u in inputs}
@@ -141,12 +147,12 @@ def build_network(spec: Spec) -> Network:
                 Parameter("weight", neuron.name, source,
                           custom.get(f"{source}->{neuron.name}", weight_symbol(units[source], j, number,
                                                                                  notation, w)),
-                          value)
+                          Given.of(value))
                 for (source, value), w in zip(neuron.weights, weight_number)
             )
             bias_default = f"b_{{{k}}}" if notation.parameters == "flat" else f"b_{{{j}}}^{{({number})}}"
             bias = Parameter("bias", neuron.name, None, custom.get(f"b:{neuron.name}", bias_default),
-                             neuron.bias)
+                             Given.of(neuron.bias))
             a_symbol, z_symbol = unit_symbols(neuron.name, j, number, k, notation, custom)
             layer.append(Unit(neuron.name, number, j, a_symbol, z_symbol, layer_spec.activation,
                               weights, bias))
@@ -158,8 +164,8 @@ def build_network(spec: Spec) -> Network:
         (name, custom.get(f"y:{name}", "y" if single else f"y_{{{outputs[name].index}}}"))
         for name, _ in spec.targets
     )
-    network = Network(spec.title, inputs, tuple(layers), spec.targets, target_symbols, spec.loss,
-                      spec.learning_rate)
+    network = Network(spec.title, inputs, tuple(layers), given_pairs(spec.targets), target_symbols,
+                      spec.loss, Given.of(spec.learning_rate))
     check_unique(network, spec)
     return network
 
@@ -199,6 +205,11 @@ def weight_symbol(source: Unit, j: int, layer: int, notation: Notation = Notatio
     return f"w_{{{index_text(*indices)}}}^{{{sup}}}"
 
 
+def prediction_symbol(k: int, outputs: int) -> str:
+    """What the working calls the k-th output's activation: y-hat, or y-hat_k of several."""
+    return r"\hat{y}" if outputs == 1 else rf"\hat{{y}}_{{{k}}}"
+
+
 def check_unique(network: Network, spec: Spec) -> None:
     """Two things printed alike would make the working ambiguous, and since symbols
     carry the values, wrong: report each clash at the custom name that makes it."""
@@ -214,6 +225,13 @@ def check_unique(network: Network, spec: Spec) -> None:
         things.append((p.symbol, p.key, what))
     for name, y in network.target_symbols:
         things.append((y, f"y:{name}", f"the target of {name}"))
+    # The working calls output k's activation the prediction, y-hat (y-hat_k for several
+    # targets, as derive.solution prints them): its own activation may be named so, but
+    # nothing else may.
+    for k, (name, _) in enumerate(network.targets, 1):
+        hat = prediction_symbol(k, len(network.targets))
+        if hat != network.units[name].a_symbol:
+            things.append((hat, f"prediction:{name}", f"the prediction of {name}"))
 
     def entry(key: str) -> SymbolName | None:
         # a derived z belongs to the entry that gave its activation symbol

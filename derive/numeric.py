@@ -1,20 +1,29 @@
-"""Turn a SymPy expression into a fast numeric function, once.
+"""Turn a SymPy expression into a fast numeric function, once; and the arithmetic it uses.
 
 lambdify would do, but it generates and execs source for every expression, which
-costs milliseconds each; this walks the tree once into nested closures instead. It
-evaluates with mpmath floats, whose exponent cannot overflow and whose precision the
-caller sets (mpmath.workprec), so sigmoid(-1000) or exp(800) give correct finite
-values instead of OverflowError, and 1 - sigmoid(30) keeps its digits.
+costs milliseconds each; this walks the tree once into nested closures instead.
+
+Values are exact where they can be: a `Fraction` stays a Fraction through +, -, x,
+integer powers, comparisons, |x| and Piecewise, so that z = 0.1 * 3 - 0.3 is exactly 0
+and a ReLU takes the branch a person would. Where a transcendental function enters
+(exp, log, tanh, ...) the value becomes an mpmath float, whose exponent cannot
+overflow and whose precision the caller sets (mpmath.workprec), so sigmoid(-1000) or
+exp(800) give correct finite values, and 1 - sigmoid(30) keeps its digits.
 """
 from __future__ import annotations
 
-from typing import Callable
+import operator
+from decimal import Decimal
+from fractions import Fraction
+from functools import reduce
+from typing import Callable, Iterable, Union
 
 import mpmath
 import sympy
 
 from .errors import DeriveError, NumericError
 
+Value = Union[Fraction, mpmath.mpf]
 Closure = Callable[[list], object]
 
 FUNCTIONS: dict[type, Callable] = {
@@ -30,37 +39,91 @@ FUNCTIONS: dict[type, Callable] = {
     sympy.erf: mpmath.erf,
     sympy.sign: mpmath.sign,  # |z|' for a formula activation (derive.formula)
 }
+EXACT_FUNCTIONS: dict[type, Callable[[Fraction], Fraction]] = {
+    sympy.Abs: abs,
+    sympy.sign: lambda x: Fraction((x > 0) - (x < 0)),
+}
 RELATIONS: dict[type, Callable[[object, object], bool]] = {
-    sympy.LessThan: lambda a, b: a <= b,
-    sympy.StrictLessThan: lambda a, b: a < b,
-    sympy.GreaterThan: lambda a, b: a >= b,
-    sympy.StrictGreaterThan: lambda a, b: a > b,
+    sympy.LessThan: operator.le,
+    sympy.StrictLessThan: operator.lt,
+    sympy.GreaterThan: operator.ge,
+    sympy.StrictGreaterThan: operator.gt,
 }
 
 
-def compile_numeric(args: tuple[sympy.Symbol, ...], expr: sympy.Basic) -> Callable[..., mpmath.mpf]:
-    """A function of `args` (floats or mpf) that evaluates `expr` at the working precision."""
+def value_of(number: object) -> Value:
+    """A number as derive computes with it: exact for ints, Fractions and Decimals (the
+    decimal as written), an mpmath float for a float or mpf (already inexact)."""
+    if isinstance(number, Fraction):
+        return number
+    if isinstance(number, (int, Decimal)) and not isinstance(number, bool):
+        return Fraction(number)
+    return number if isinstance(number, mpmath.mpf) else mpmath.mpf(number)  # type: ignore[arg-type]
+
+
+def inexact(number: Value) -> mpmath.mpf:
+    """At the working precision: a Fraction divided out, an mpf as it is."""
+    return mpmath.mpf(number.numerator) / number.denominator if isinstance(number, Fraction) else number
+
+
+def total(parts: Iterable[Value]) -> Value:
+    """The sum, exact while every part is."""
+    parts = list(parts)
+    if all(isinstance(p, Fraction) for p in parts):
+        return sum(parts, Fraction(0))  # type: ignore[arg-type]
+    return mpmath.fsum(inexact(p) for p in parts)
+
+
+def product(parts: Iterable[Value]) -> Value:
+    """The product, exact while every factor is (or as soon as one is an exact 0)."""
+    parts = list(parts)
+    if all(isinstance(p, Fraction) for p in parts):
+        return reduce(operator.mul, parts, Fraction(1))  # type: ignore[arg-type]
+    if any(isinstance(p, Fraction) and p == 0 for p in parts):
+        return Fraction(0)  # a dead ReLU unit zeroes the path whatever else it holds
+    return mpmath.fprod(inexact(p) for p in parts)
+
+
+def power(base: Value, exponent: Value) -> Value:
+    if isinstance(base, Fraction) and isinstance(exponent, Fraction) and exponent.denominator == 1 \
+            and (base != 0 or exponent >= 0):
+        return base ** int(exponent)  # type: ignore[return-value]
+    return inexact(base) ** inexact(exponent)
+
+
+def compile_numeric(args: tuple[sympy.Symbol, ...], expr: sympy.Basic) -> Callable[..., Value]:
+    """A function of `args` that evaluates `expr`: exactly while it can, else at the
+    working precision."""
     closure = build(expr, {symbol: i for i, symbol in enumerate(args)})
 
-    def evaluate(*values: float) -> mpmath.mpf:
-        result = closure([mpmath.mpf(v) for v in values])
+    def evaluate(*values: object) -> Value:
+        result = closure([value_of(v) for v in values])
         if isinstance(result, mpmath.mpc):
             raise NumericError(f"{expr} has no real value at {', '.join(map(str, args))} = "
-                               f"{', '.join(mpmath.nstr(v, 6) for v in values)}")
+                               f"{', '.join(mpmath.nstr(mpmath.mpmathify(v), 6) for v in values)}")
         return result  # type: ignore[return-value]
     return evaluate
+
+
+def constant(expr: sympy.Basic) -> Value | None:
+    """A number in a formula: a Rational exactly, a Float as the decimal it was written as
+    (a leaky ReLU's slope 0.01 is 1/100); None for a number with no exact form here."""
+    if expr.is_Rational:
+        return Fraction(int(expr.p), int(expr.q))  # type: ignore[attr-defined]
+    if expr.is_Float:
+        return Fraction(Decimal(repr(float(expr))))
+    return None
 
 
 def build(expr: sympy.Basic, index: dict[sympy.Symbol, int]) -> Closure:
     if expr.is_Symbol:
         position = index[expr]
         return lambda v: v[position]
-    if expr.is_Rational:
-        p, q = int(expr.p), int(expr.q)  # divided at call time, at the working precision
-        return lambda v: mpmath.mpf(p) / q
     if expr.is_Number:
-        constant = mpmath.mpf(float(expr))
-        return lambda v: constant
+        fixed = constant(expr)
+        if fixed is None:
+            raise DeriveError(f"cannot evaluate the number {expr}")
+        return lambda v: fixed
     if expr in (sympy.true, sympy.false):
         truth = bool(expr)
         return lambda v: truth
@@ -69,18 +132,45 @@ def build(expr: sympy.Basic, index: dict[sympy.Symbol, int]) -> Closure:
         return lambda v: next(value(v) for value, condition in pairs if condition(v))
     parts = [build(arg, index) for arg in expr.args]
     if expr.is_Add:
-        return lambda v: mpmath.fsum(part(v) for part in parts)
+        return lambda v: total(part(v) for part in parts)
     if expr.is_Mul:
-        return lambda v: mpmath.fprod(part(v) for part in parts)
+        return lambda v: product(part(v) for part in parts)
     if expr.is_Pow:
         base, exponent = parts
-        return lambda v: base(v) ** exponent(v)
+        return lambda v: power(base(v), exponent(v))
     if type(expr) in RELATIONS:
-        relation = RELATIONS[type(expr)]
-        left, right = parts
-        return lambda v: relation(left(v), right(v))
+        return relation(RELATIONS[type(expr)], *parts)
+    if type(expr) in (sympy.Max, sympy.Min):  # ReLU as a teacher writes it: max(0, z)
+        return extremum(max if type(expr) is sympy.Max else min, parts)
     if type(expr) in FUNCTIONS:
-        function = FUNCTIONS[type(expr)]
-        (inner,) = parts
-        return lambda v: function(inner(v))
+        return function(type(expr), *parts)
     raise DeriveError(f"cannot evaluate {type(expr).__name__} in {expr}")
+
+
+def relation(compare: Callable[[object, object], bool], left: Closure, right: Closure) -> Closure:
+    def decide(v: list) -> bool:
+        a, b = left(v), right(v)
+        if isinstance(a, Fraction) and isinstance(b, Fraction):
+            return compare(a, b)
+        return compare(inexact(a), inexact(b))  # type: ignore[arg-type]
+    return decide
+
+
+def extremum(pick: Callable, parts: list[Closure]) -> Closure:
+    def apply(v: list) -> object:
+        values = [part(v) for part in parts]
+        if all(isinstance(x, Fraction) for x in values):
+            return pick(values)
+        return pick(inexact(x) for x in values)
+    return apply
+
+
+def function(kind: type, inner: Closure) -> Closure:
+    approximate, exact = FUNCTIONS[kind], EXACT_FUNCTIONS.get(kind)
+
+    def apply(v: list) -> object:
+        x = inner(v)
+        if exact is not None and isinstance(x, Fraction):
+            return exact(x)
+        return approximate(inexact(x))
+    return apply

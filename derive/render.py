@@ -7,11 +7,12 @@ numbers through `format_number`, so the key, the worksheet and the JSON agree.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
-import math
 import re
 from decimal import Decimal, localcontext
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,10 +23,13 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 
 from .errors import RenderError
-from .rounding import WIDE, rounded
-from .solution import Applied, Diagram, LinearSum, Partial, Solution, Substituted
+from .plaintext import symbol_text
+from .rounding import WIDE, Rounded, rounded
+from .checkable import Operand
+from .solution import Applied, Diagram, Grid, LinearSum, Partial, Solution, Substituted
 
 FORMATS = ("md", "tex", "json")
+NUMBERS = (int, float, mpmath.mpf, Fraction, Operand)  # what prints through format_number
 ROUNDING_RULE = "half away from zero"
 # Estimated glyphs per line of a long product before it breaks (see product_tex); for
 # Markdown the viewer scrolls, so lines break later.
@@ -75,19 +79,32 @@ class Shown(NamedTuple):
         return self.mantissa.startswith("-")
 
 
-@lru_cache(maxsize=16384)
-def format_number(value: float, digits: int) -> Shown:
-    """A value as displayed, by the rule of derive.rounding; trailing zeros dropped."""
-    decimal, scientific = rounded(value, digits)
+def format_number(value: object, digits: int) -> Shown:
+    """A value as displayed, by the rule of derive.rounding (trailing zeros kept: they
+    say how far the value was rounded)."""
+    if isinstance(value, Operand):  # a line's operand that needs more digits (derive.checkable)
+        return format_number(value.value, digits + value.extra)
+    if isinstance(value, Rounded):  # remembers its own form; not cached by value
+        return shown_decimal(value.shown, value.scientific)
+    return _format_number(value, digits)
+
+
+@lru_cache(maxsize=16384, typed=True)  # typed: a Given 0.5 and a computed 0.5 may print apart
+def _format_number(value: object, digits: int) -> Shown:
+    return shown_decimal(*rounded(value, digits))  # type: ignore[arg-type]
+
+
+def shown_decimal(decimal: Decimal, scientific: bool) -> Shown:
     if not scientific:
-        return Shown(strip_zeros(f"{decimal:f}"))
+        return Shown(f"{decimal:f}")
     exponent = decimal.adjusted()
     with localcontext(WIDE):  # exponents such as -442980373 (a saturated unit's factors)
-        return Shown(strip_zeros(f"{decimal.scaleb(-exponent):f}"), exponent)
+        return Shown(f"{decimal.scaleb(-exponent):f}", exponent)
 
 
-def strip_zeros(text: str) -> str:
-    return text.rstrip("0").rstrip(".") if "." in text else text
+def constant_text(value: sympy.Float) -> str:
+    """A number inside a formula (a leaky ReLU's slope), exactly as it was written."""
+    return f"{Decimal(repr(float(value))).normalize():f}"
 
 
 # --- math ----------------------------------------------------------------------------------
@@ -120,10 +137,8 @@ class HousePrinter(LatexPrinter):
         return expr.name
 
     def _print_Float(self, expr: sympy.Float) -> str:
-        value = float(expr)
-        if math.isinf(value) or (value == 0 and not expr.is_zero):
-            value = mpmath.mpf(expr._mpf_)  # beyond a double (a saturated unit): keep it exact
-        return format_number(value, self.digits).tex
+        # a constant of a formula; every computed number is printed through `values`
+        return constant_text(expr)
 
 
 @lru_cache(maxsize=4096)
@@ -142,7 +157,9 @@ def tex(obj: object, digits: int = 4) -> str:
         return linear_tex(obj, HousePrinter(digits))
     if isinstance(obj, Substituted):
         return substituted_tex(obj, digits)
-    if isinstance(obj, (int, float, mpmath.mpf)) and not isinstance(obj, bool):
+    if isinstance(obj, Grid):
+        return substituted_tex(grid_formula(obj), digits)
+    if isinstance(obj, NUMBERS) and not isinstance(obj, bool):
         return format_number(obj, digits).tex
     if isinstance(obj, sympy.Basic):
         return _latex(obj, digits)
@@ -160,11 +177,51 @@ def substituted_tex(obj: Substituted, digits: int) -> str:
     numeric = any(not isinstance(v, sympy.Symbol) for v in obj.values.values())
     text = substitution_template(obj.expr, symbols, numeric)
     printer = HousePrinter(digits)
+    # a matrix entry stands alone; anywhere else a negative number is bracketed
+    bare = isinstance(obj.expr, sympy.MatrixBase)
     for i, symbol in enumerate(symbols):
         value = obj.values[symbol]
-        shown = value.name if isinstance(value, sympy.Symbol) else printer.number(value)  # type: ignore[arg-type]
+        if isinstance(value, sympy.Symbol):
+            shown = value.name
+        else:
+            shown = format_number(value, digits).tex if bare else printer.number(value)
         text = text.replace(placeholder(i), shown)
-    return text
+    return tidy_signs(text) if numeric else text
+
+
+# A bracketed negative number right inside brackets of its own (tanh((-0.15))), or after a
+# minus (e^{-(-0.546)}, 1 - (-0.3)): the signs a teacher would have simplified.
+# what one bracket holds: no bracket of its own but a superscript layer index, ^{(3)}
+INSIDE = r"(?:[^()]|\^\{\(\d+\)\})*?"
+DOUBLE_BRACKET = re.compile(r"\\(?:left|Bigl)\(\\left\((" + INSIDE + r")\\right\) ?\\(?:right|Bigr)\)")
+# (not before a power: 1 - (-0.149)^2 is not 1 + 0.149^2)
+MINUS_NEGATIVE_FIRST = re.compile(r"\{- ?\\left\(-([^()]*?)\\right\)(?!\^)")
+MINUS_NEGATIVE = re.compile(r"(\S) - \\left\(-([^()]*?)\\right\)(?!\^)")
+
+
+# a bracketed number that is a whole exponent: e^{(-0.234)} reads as e^{-0.234}
+EXPONENT_BRACKET = re.compile(r"\^\{\\left\((-?[0-9.]+(?: \\times 10\^\{-?\d+\})?)\\right\)\}")
+
+
+def tidy_signs(text: str) -> str:
+    text = DOUBLE_BRACKET.sub(r"\\left(\1\\right)", text)
+    text = EXPONENT_BRACKET.sub(r"^{\1}", text)
+    text = MINUS_NEGATIVE_FIRST.sub(r"{\1", text)
+    return MINUS_NEGATIVE.sub(r"\1 + \2", text)
+
+
+def grid_formula(grid: Grid) -> Substituted:
+    """A matrix of numbers as a matrix of entry symbols with the numbers substituted: laid
+    out once per shape, each entry printed by the rounding rule."""
+    shape = sympy.ImmutableMatrix([[entry_symbol(r, c) for c in range(len(row))]
+                                   for r, row in enumerate(grid.rows)])
+    return Substituted(shape, {entry_symbol(r, c): value for r, row in enumerate(grid.rows)
+                               for c, value in enumerate(row)})
+
+
+@lru_cache(maxsize=1024)
+def entry_symbol(row: int, col: int) -> sympy.Symbol:
+    return sympy.Symbol(f"m_{{{row},{col}}}")
 
 
 def placeholder(i: int) -> str:
@@ -188,10 +245,11 @@ def linear_tex(expr: LinearSum, printer: HousePrinter) -> str:
 
 def factor_tex(expr: object, digits: int) -> str:
     """A factor inside a product: bracketed when it is a sum (or a negative number)."""
-    if isinstance(expr, (int, float, mpmath.mpf)):
-        return HousePrinter(digits).number(expr) if expr < 0 else tex(expr, digits)
+    if isinstance(expr, NUMBERS):
+        return HousePrinter(digits).number(expr)
     text = tex(expr, digits)
-    if isinstance(expr, sympy.Add) or (isinstance(expr, sympy.Basic) and expr.could_extract_minus_sign()):
+    formula = expr.expr if isinstance(expr, Substituted) else expr  # numbers in a formula: its shape
+    if isinstance(formula, sympy.Add) or (isinstance(formula, sympy.Basic) and formula.could_extract_minus_sign()):
         return rf"\left({text}\right)"
     return text
 
@@ -324,8 +382,8 @@ def unicode_symbol(symbol: object) -> str:
     """x_{1} -> x₁, a_{1}^{(2)} -> a₁⁽²⁾: notation for places without math (diagrams)."""
     name = getattr(symbol, "name", str(symbol))
     match = PLAIN_SYMBOL.match(name)
-    if not match:
-        return name
+    if not match:  # a custom symbol (notation.names): written out, never raw LaTeX
+        return symbol_text(name)
     letter, sub, sup = match.groups()
     sup = (sup or "").replace("\\to ", "→").replace("\\to", "→")
     return letter + (sub or "").translate(SUBSCRIPTS) + sup.translate(SUPERSCRIPTS)
@@ -392,6 +450,18 @@ def _product_filter(context: jinja2.runtime.Context, factors: tuple[object, ...]
 def _sum_filter(context: jinja2.runtime.Context, terms: tuple[object, ...],
                 width: float | None = None) -> str:
     return sum_tex(tuple(terms), context["digits"], width)
+
+
+@jinja2.pass_context
+def _bracketed_filter(context: jinja2.runtime.Context, terms: tuple[object, ...],
+                      width: float | None = None) -> str:
+    """A sum as a factor: one term stands as it would as a factor ((a - y) keeps its own
+    brackets, w delta needs none); several go in \\Bigl( \\Bigr), which may break
+    across lines."""
+    terms = tuple(terms)
+    if len(terms) == 1:
+        return factor_tex(terms[0], context["digits"])
+    return r"\Bigl(" + sum_tex(terms, context["digits"], width) + r"\Bigr)"
 
 
 @jinja2.pass_context
@@ -471,7 +541,10 @@ class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
 
     Compiling the templates is most of the rendering time of a small network, and a
     command-line tool runs once per call. A cache that cannot be read or written is
-    simply not used; the output never depends on it.
+    simply not used. Jinja keys a compiled template by its source, but the code also
+    depends on the filters (whether one takes the context is decided when compiling),
+    so the file names carry a fingerprint of them: another derive's templates never
+    load here.
     """
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
@@ -487,9 +560,11 @@ class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
             pass
 
 
-def bytecode_cache() -> jinja2.BytecodeCache | None:
+def bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
+    filters = sorted((name, str(getattr(f, "jinja_pass_arg", ""))) for name, f in env.filters.items())
+    fingerprint = hashlib.sha256(repr(filters).encode()).hexdigest()[:16]
     try:
-        return QuietBytecodeCache()
+        return QuietBytecodeCache(pattern=f"__derive_{fingerprint}_%s.cache")
     except (OSError, RuntimeError):  # no safe temporary folder: compile every time
         return None
 
@@ -509,7 +584,6 @@ def column_spacing(diagram: Diagram) -> str:
 def environment(fmt: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_folder()),
-        bytecode_cache=bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # escaping is explicit: the `text` filter, per format
         trim_blocks=True,
@@ -528,8 +602,10 @@ def environment(fmt: str) -> jinja2.Environment:
         "product": _product_filter,
         "factor": _factor_filter,
         "terms": _sum_filter,
+        "bracketed": _bracketed_filter,
         "nested": _nested_filter,
     })
+    env.bytecode_cache = bytecode_cache(env)
     return env
 
 
@@ -618,6 +694,6 @@ def batch_entry(batch: object, digits: int) -> dict[str, Any]:
 def json_number(value: object) -> float:
     """An mpmath value (beyond a double's range, see evaluate.number) as the nearest double;
     the "displayed" strings keep its digits."""
-    if isinstance(value, mpmath.mpf):
+    if isinstance(value, (mpmath.mpf, Fraction)):
         return float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -1,57 +1,161 @@
-"""The one rounding rule: what a value shows as, and what a student carries on with.
+"""The one display rule: what a value shows as, and what a student carries on with.
 
-A value is rounded half away from zero to `digits` decimal places, starting from the
-shortest decimal that reads back as the double (what the user typed, e.g. 2.675), not
-its binary expansion, so it rounds the way a hand calculation does. A value that is
-not zero but would round to 0, or is 10^10 or more, keeps `digits` significant digits
-instead (shown in scientific form), since "0.0000" would be misleading and integer
-digits beyond ten are noise. The renderer shows exactly this decimal; the by-hand
-policy computes each next step from it.
+Three kinds of number reach the page (docs/spec.md, "Numbers"):
+
+* `Given`: a number as the spec writes it (0.42, 6, -0.3). Exact, shown in full.
+* an exact whole number (ReLU' = 1, a dead unit's 0): shown as the integer.
+* anything else (a float, an mpmath value, or an exact Fraction computed from the
+  given numbers by +, -, x and ReLU, such as z = 5.02): rounded half away from zero to
+  `digits` decimal places, but to at least SIGNIFICANT significant figures, trailing
+  zeros kept (5.0200, 0.0500, 0.000168), so each number shows its precision. A value below 10^-digits, or of 10^10 or more, is shown in scientific
+  form with max(SIGNIFICANT, digits) significant figures (1.707 x 10^-5).
+
+Rounding starts from the exact decimal of the value (for a double, the shortest
+decimal that reads back as it, i.e. what the user typed), not its binary expansion,
+so it rounds the way a hand calculation does. The by-hand policy carries exactly the
+shown decimal on (`Rounded`), as a student does on paper.
 """
 from __future__ import annotations
 
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
+from fractions import Fraction
+from typing import Union
 
 import mpmath
 
 LARGE = Decimal("1e10")
+SIGNIFICANT = 3  # the fewest significant figures a rounded value shows
+# Saturated units give factors such as e^-(10^9): far outside the default decimal
+# context's exponent range, but still a value to show.
+WIDE = Context(prec=60, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
-def as_decimal(value: float | mpmath.mpf) -> Decimal:
+class Given(Fraction):
+    """A number as the spec writes it: exact, and always shown in full.
+
+    Arithmetic on it gives a plain Fraction, so only the spec's own numbers carry this type.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: float | int | str | Decimal | Fraction) -> Given:
+        """The decimal the user typed: a double's shortest representation (the spec
+        refuses numbers with more digits than a double holds)."""
+        if isinstance(value, Fraction):
+            return cls(value)
+        return cls(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
+
+
+class Rounded(Fraction):
+    """A value carried on by hand: exactly the shown decimal, which it remembers (with
+    its trailing zeros and its form) so that it prints as it was written down."""
+
+    __slots__ = ("shown", "scientific")
+
+    shown: Decimal
+    scientific: bool
+
+    def __new__(cls, shown: Decimal, scientific: bool) -> Rounded:
+        self = super().__new__(cls, shown)
+        self.shown, self.scientific = shown, scientific
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (Rounded, (self.shown, self.scientific))
+
+
+Number = Union[Fraction, float, mpmath.mpf]
+
+
+def terminating(value: Fraction) -> Decimal | None:
+    """The exact decimal of `value`, or None if its expansion does not end (1/3)."""
+    denominator, places = value.denominator, 0
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator != 1:
+        return None
+    while (value * 10**places).denominator != 1:
+        places += 1
+    with localcontext(WIDE) as context:
+        context.prec = max(60, len(str(value.numerator)) + places + 2)
+        return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places))
+
+
+def as_decimal(value: Number) -> Decimal:
+    """A value's decimal: exact for a Fraction that terminates, else to 40 digits."""
+    if isinstance(value, Fraction):
+        exact = terminating(value)
+        if exact is not None:
+            return exact
+        with localcontext(WIDE):
+            return Decimal(value.numerator) / Decimal(value.denominator)
     if isinstance(value, (float, int)):
         return Decimal(repr(float(value)))
     # an mpmath value, possibly beyond a double's range
     return Decimal(mpmath.nstr(value, 17, min_fixed=1, max_fixed=0))
 
 
-# Saturated units give factors such as e^-(10^9): far outside the default decimal
-# context's exponent range, but still a value to show.
-WIDE = Context(prec=40, Emax=MAX_EMAX, Emin=MIN_EMIN)
+def in_full(value: Number, digits: int) -> Decimal | None:
+    """The exact decimal of a value shown in full: a Given, or an exact whole number (a
+    ReLU' of 1, a dead unit's 0); None for a value shown by the rule."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if not isinstance(value, Fraction) or isinstance(value, Rounded):
+        return None
+    if value.denominator == 1:
+        return Decimal(value.numerator)
+    if not isinstance(value, Given):
+        return None
+    exact = terminating(value)
+    return exact.normalize() if exact is not None and exact.adjusted() > -30 else exact
 
 
-def rounded(value: float | mpmath.mpf, digits: int) -> tuple[Decimal, bool]:
-    """(the displayed decimal, whether it is in scientific form)."""
+def rounded(value: Number, digits: int) -> tuple[Decimal, bool]:
+    """(the displayed decimal, whether it is in scientific form), by the rule above."""
+    if isinstance(value, Rounded):
+        return value.shown, value.scientific
+    full = in_full(value, digits)
+    if full is not None:
+        return full, False
     with localcontext(WIDE):
-        return _rounded(value, digits)
+        return rule(as_decimal(value), digits)
 
 
-def _rounded(value: float | mpmath.mpf, digits: int) -> tuple[Decimal, bool]:
-    exact = as_decimal(value)
+def rule(exact: Decimal, digits: int) -> tuple[Decimal, bool]:
     if exact == 0:
         return Decimal(0), False
-    if abs(exact) < LARGE:
-        fixed = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-        if fixed != 0:
-            return fixed, False
-    with localcontext() as context:
-        context.prec = digits + 30
-        exponent = exact.adjusted()
-        mantissa = exact.scaleb(-exponent).quantize(Decimal(1).scaleb(-(digits - 1)),
-                                                    rounding=ROUND_HALF_UP)
+    exponent = exact.adjusted()
+    if abs(exact) >= LARGE or exponent < -digits:
+        figures = max(SIGNIFICANT, digits)
+        mantissa = exact.scaleb(-exponent).quantize(Decimal(1).scaleb(1 - figures), rounding=ROUND_HALF_UP)
+        if abs(mantissa) >= 10:  # 9.9996 -> 10.00: one place to the left
+            exponent += 1
+            mantissa = exact.scaleb(-exponent).quantize(Decimal(1).scaleb(1 - figures),
+                                                        rounding=ROUND_HALF_UP)
         return mantissa.scaleb(exponent), True
+    places = max(digits, SIGNIFICANT - 1 - exponent)
+    fixed = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if fixed.adjusted() > exponent:  # 0.00099996 -> 0.00100: the figures count from the new digit
+        places = max(digits, SIGNIFICANT - 2 - exponent)
+        fixed = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return fixed, False
 
 
-def by_hand(value: mpmath.mpf, digits: int) -> mpmath.mpf:
-    """The value a student carries on with after writing it down rounded."""
-    decimal, _ = rounded(value, digits)
-    return mpmath.mpf(str(decimal))
+def last_place(shown: Decimal) -> Decimal:
+    """One unit of the last digit shown: 0.0500 -> 0.0001, 1.707E-5 -> 1E-8, 6 -> 1."""
+    with localcontext(WIDE):
+        return Decimal(1).scaleb(shown.as_tuple().exponent)  # type: ignore[arg-type]
+
+
+def by_hand(value: Number, digits: int) -> Fraction:
+    """The value a student carries on with after writing it down: the shown decimal,
+    exactly. A value that the rounding leaves as it is (a given number, 5.02 shown as
+    5.0200) is carried as it is."""
+    if isinstance(value, Rounded) or in_full(value, digits) is not None:
+        return value  # type: ignore[return-value]
+    shown, scientific = rounded(value, digits)
+    if isinstance(value, Fraction) and Fraction(shown) == value:
+        return value
+    return Rounded(shown, scientific)

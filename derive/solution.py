@@ -7,12 +7,14 @@ key, the worksheet and the JSON all come from one model.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from itertools import count
 from typing import Iterator, NamedTuple
 
 import sympy
 from sympy import Symbol
 
+from . import checkable
 from .derivation import LOSS_TEXT, L, Derivation, Forward, Gradient, Local
 from .evaluate import Values
 from .network import Network, Unit
@@ -53,6 +55,21 @@ class Substituted(NamedTuple):
     values: dict[Symbol, object]  # symbol -> float or Symbol
 
 
+@dataclass(frozen=True)
+class Grid:
+    """A matrix of numbers (the matrix form's vectors and matrices), row by row."""
+
+    rows: tuple[tuple[object, ...], ...]
+
+    def __getitem__(self, index: tuple[int, int]) -> object:
+        row, col = index
+        return self.rows[row][col]
+
+    @property
+    def T(self) -> Grid:  # noqa: N802 (as SymPy's and NumPy's transpose)
+        return Grid(tuple(zip(*self.rows)))
+
+
 # --- the steps -----------------------------------------------------------------------------
 
 class Section(NamedTuple):
@@ -84,7 +101,7 @@ class ForwardLine(NamedTuple):
     activation: str
     applied: Applied  # f(z) by name
     f_of_z: Substituted  # f(z) written out, in this neuron's z
-    a_numbers: Substituted
+    a_numbers: Substituted | None  # None for the identity: a = z, nothing to substitute
     a_value: float
 
 
@@ -108,7 +125,7 @@ class LocalLine(NamedTuple):
 
     partial: Partial
     formula: sympy.Expr
-    numbers: Substituted
+    numbers: Substituted | None  # None for a constant (id' = 1): it is its own value
     value: float
     z_value: float | None  # for activation derivatives: the z it was taken at
     piecewise: bool  # ReLU-like: the value depends on the sign of z
@@ -131,6 +148,7 @@ class GradientBlock(NamedTuple):
     paths: tuple[PathLine, ...]
     value: float
     dead: tuple[tuple[Symbol, float], ...]  # ReLU-like units at z <= 0 on any path, once each
+    terms: tuple[object, ...] = ()  # the path values as the line adding them up shows them
 
 
 class BackwardLayer(NamedTuple):
@@ -151,6 +169,8 @@ class UpdateLine(NamedTuple):
     old: float
     gradient: float
     new: float
+    old_shown: object = None  # old and gradient as the update line shows them
+    gradient_shown: object = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +234,7 @@ class Solution:
     given: Given
     steps: tuple[Step, ...]
     policy: str = "exact"  # rounding policy the values were computed with (spec.POLICIES)
+    digits: int = 4  # decimal places of the rounding rule (derive.rounding)
     form: str = "paths"  # the backward pass shown: "paths", "delta" or "both"
     form_reason: str = ""  # why, when derive chose the form itself
     sections: tuple[Section, ...] = ()  # extra parts of the whole answer (activation table, ...)
@@ -234,23 +255,25 @@ class Run(NamedTuple):
 
 def build_solution(derivation: Derivation, values: Values, network: Network | None = None,
                    policy: str = "exact", asked: tuple[str, ...] = (),
-                   later: tuple[tuple[Network, Values], ...] = ()) -> Solution:
+                   later: tuple[tuple[Network, Values], ...] = (), digits: int = 4) -> Solution:
     """The worked answer for one sample; `later` holds each further iteration."""
     network = network or derivation.network
     runs = [Run(network, values, 1)] + [Run(n, v, i) for i, (n, v) in enumerate(later, 2)]
-    return build_runs(derivation, runs, policy, asked)
+    return build_runs(derivation, runs, policy, asked, digits)
 
 
 def build_runs(derivation: Derivation, runs: list[Run], policy: str = "exact",
-               asked: tuple[str, ...] = ()) -> Solution:
+               asked: tuple[str, ...] = (), digits: int = 4) -> Solution:
     """The worked answer; `asked` (parameter keys, () for all) are the numbered tasks,
-    which the first pass carries."""
+    which the first pass carries. `digits` is the display rule's, which decides how many
+    digits each line's operands show (derive.checkable) under the exact policy."""
     network = runs[0].network
     asked_keys = set(asked or (p.key for p in network.parameters))
+    shown = Shown(digits, policy == "exact")
     steps = []
     for i, run in enumerate(runs):
         step = step_of(derivation, run.values, run.network, asked_keys if i == 0 else set(),
-                       run.iteration)
+                       run.iteration, shown)
         step = replace(step, sample=run.sample, updates=step.updates if run.updates else (),
                        sections=(run.batch,) if run.batch else ())
         steps.append(step)
@@ -260,7 +283,7 @@ def build_runs(derivation: Derivation, runs: list[Run], policy: str = "exact",
     samples = tuple((run.sample, tuple(u.value for u in run.network.inputs),  # type: ignore[misc]
                      tuple(value for _, value in run.network.targets))
                     for run in runs if run.sample is not None and run.iteration == 1)
-    return Solution(network.title, given._replace(samples=samples), tuple(steps), policy,
+    return Solution(network.title, given._replace(samples=samples), tuple(steps), policy, digits,
                     sections=sections)
 
 
@@ -322,45 +345,77 @@ def label_position(target: Unit, network: Network) -> float:
     return round(0.2 + 0.45 * (target.index - 1) / max(width - 1, 1), 3)
 
 
+class Shown(NamedTuple):
+    """How a line's operands print. Under the exact policy (`check`), each line is redone
+    from its shown operands (derive.checkable) and they get the extra digits it needs;
+    by hand, every result already follows from the shown operands."""
+
+    digits: int
+    check: bool
+
+    def formula(self, expr: object, values: dict[Symbol, object], result: object) -> Substituted:
+        if self.check:
+            values = checkable.formula_line(expr, values, result, self.digits)
+        return Substituted(expr, values)
+
+    def paths(self, paths: tuple[tuple[object, ...], ...], values: tuple[object, ...],
+              result: object) -> tuple[tuple[object, ...], ...]:
+        return checkable.paths_block(paths, values, result, self.digits) if self.check else paths
+
+    def sum(self, numbers: tuple[object, ...], result: object,
+            scale: Fraction = Fraction(1)) -> tuple[object, ...]:
+        return checkable.sum_line(numbers, result, self.digits, scale) if self.check else numbers
+
+    def update(self, old: object, eta: object, gradient: object, new: object) -> tuple[object, object]:
+        if self.check:
+            return checkable.update_line(old, eta, gradient, new, self.digits)
+        return old, gradient
+
+
 def step_of(derivation: Derivation, values: Values, network: Network, asked: set[str],
-            number: int) -> Step:
+            number: int, shown: Shown = Shown(4, False)) -> Step:
     """One iteration's working; only the first carries worksheet task numbers."""
     v = values.symbols
     tasks = count(1)
     first = number == 1
     forward = tuple(
         ForwardLayer(i, i == len(derivation.forward), layer[0].name,
-                     tuple(forward_line(f, v, f"1.{next(tasks)}" if first else None) for f in layer))
+                     tuple(forward_line(f, v, f"1.{next(tasks)}" if first else None, shown) for f in layer))
         for i, layer in enumerate(derivation.forward, 1))
     loss = LossBlock("2" if first else None, LOSS_TEXT[network.loss], derivation.loss,
-                     Substituted(derivation.loss, {s: v[s] for s in derivation.loss_args}), values.loss)
+                     shown.formula(derivation.loss, {s: v[s] for s in derivation.loss_args}, values.loss),
+                     values.loss)
     tasks = count(1)
-    backward = tuple(backward_layer(derivation, values, number, tasks, asked)
+    backward = tuple(backward_layer(derivation, values, number, tasks, asked, shown)
                      for number in range(len(network.layers), 0, -1))
     tasks = count(1)
-    updates = tuple(
-        UpdateLine(f"4.{next(tasks)}" if g.parameter.key in asked else None, g.parameter.key,
-                   g.parameter.kind, update_name(g.parameter.kind, g.parameter.source, g.parameter.neuron),
-                   g.symbol, v[g.symbol], values.gradients[g.parameter.key], values.updated[g.parameter.key])
-        for g in derivation.gradients)
+    eta = network.learning_rate
+    updates = []
+    for g in derivation.gradients:
+        key = g.parameter.key
+        old, gradient, new = v[g.symbol], values.gradients[key], values.updated[key]
+        updates.append(UpdateLine(f"4.{next(tasks)}" if key in asked else None, key, g.parameter.kind,
+                                  update_name(g.parameter.kind, g.parameter.source, g.parameter.neuron),
+                                  g.symbol, old, gradient, new, *shown.update(old, eta, gradient, new)))
     outputs = tuple((name, v[a]) for name, a, _ in derivation.outputs)
-    return Step(number, forward, loss, backward, network.learning_rate, updates, outputs, values)
+    return Step(number, forward, loss, backward, network.learning_rate, tuple(updates), outputs, values)
 
 
 def update_name(kind: str, source: str | None, neuron: str) -> str:
     return f"{source} → {neuron}" if kind == "weight" else f"bias of {neuron}"
 
 
-def forward_line(f: Forward, v: dict[Symbol, float], task: str | None) -> ForwardLine:
+def forward_line(f: Forward, v: dict[Symbol, object], task: str | None, shown: Shown) -> ForwardLine:
     z_formula = LinearSum(f.terms, f.bias)
     used = {s: v[s] for pair in f.terms for s in pair} | {f.bias: v[f.bias]}
-    return ForwardLine(task, f.neuron.name, f.z, z_formula, Substituted(z_formula, used), v[f.z], f.a,
-                       f.name, Applied(f.name, f.z), Substituted(f.shown, dict(zip(f.generic, f.args))),
-                       Substituted(f.shown, {g: v[s] for g, s in zip(f.generic, f.args)}), v[f.a])
+    a_used = {g: v[s] for g, s in zip(f.generic, f.args)}
+    return ForwardLine(task, f.neuron.name, f.z, z_formula, shown.formula(z_formula, used, v[f.z]), v[f.z],
+                       f.a, f.name, Applied(f.name, f.z), Substituted(f.shown, dict(zip(f.generic, f.args))),
+                       None if f.shown.is_Symbol else shown.formula(f.shown, a_used, v[f.a]), v[f.a])
 
 
 def backward_layer(derivation: Derivation, values: Values, number: int,
-                   tasks: Iterator[int], asked: set[str]) -> BackwardLayer:
+                   tasks: Iterator[int], asked: set[str], shown: Shown) -> BackwardLayer:
     """One layer of the backward pass: the local derivatives it introduces, then its gradients.
 
     A layer introduces dL/da for its targeted outputs and da/dz for each neuron; every
@@ -374,13 +429,14 @@ def backward_layer(derivation: Derivation, values: Values, number: int,
     wanted = [(L, sym[u.a_symbol]) for u in units] + [
         (sym[k.a_symbol], sym[j.z_symbol])  # type: ignore[index]
         for k in units for j in (units if softmax else (k,))]
-    lines = tuple(local_line(by_key[key], values) for key in wanted if key in by_key)
-    gradients = tuple(gradient_block(g, values, f"3.{next(tasks)}" if g.parameter.key in asked else None)
+    lines = tuple(local_line(by_key[key], values, shown) for key in wanted if key in by_key)
+    gradients = tuple(gradient_block(g, values, f"3.{next(tasks)}" if g.parameter.key in asked else None,
+                                     shown)
                       for g in derivation.gradients
                       if derivation.network.units[g.parameter.neuron].layer == number)
     is_output = number == len(derivation.network.layers)
     kind = combined_kind(derivation) if is_output else ""
-    combined = combined_lines(derivation, values, by_key) if kind else ()
+    combined = combined_lines(derivation, values, shown) if kind else ()
     return BackwardLayer(number, is_output, lines, gradients, combined, kind)
 
 
@@ -398,43 +454,50 @@ def combined_kind(derivation: Derivation) -> str:
     return ""
 
 
-def combined_lines(derivation: Derivation, values: Values,
-                   by_key: dict[tuple[Symbol, Symbol], Local]) -> tuple[LocalLine, ...]:
-    """dL/dz_k = sum_m dL/da_m * da_m/dz_k, valued from the factors, shown as a_k - y_k."""
+def combined_lines(derivation: Derivation, values: Values, shown: Shown) -> tuple[LocalLine, ...]:
+    """dL/dz_k = a_k - y_k, where the chain through the outputs simplifies to it."""
     lines = []
     for name, a, y in derivation.outputs:
         z = derivation.symbols[derivation.network.units[name].z_symbol]  # type: ignore[index]
-        value = sum(values.locals[(L, a_m)] * values.locals[(a_m, z)]
-                    for _, a_m, _ in derivation.outputs if (a_m, z) in by_key)
-        formula = a - y
-        lines.append(LocalLine(Partial(L, z), formula, Substituted(formula, {a: values.symbols[a],
-                               y: values.symbols[y]}), value, None, False, None))
+        formula, value = a - y, values.simplified[name]
+        lines.append(LocalLine(Partial(L, z), formula,
+                               shown.formula(formula, {a: values.symbols[a], y: values.symbols[y]}, value),
+                               value, None, False, None))
     return tuple(lines)
 
 
-def local_line(factor: Local, values: Values) -> LocalLine:
+def local_line(factor: Local, values: Values, shown: Shown) -> LocalLine:
     v = values.symbols
     used = {s: v[s] for s in factor.formula.free_symbols}
     z_value = v[factor.den] if factor.kind == "activation" else None
-    return LocalLine(Partial(factor.num, factor.den), factor.formula, Substituted(factor.formula, used),
-                     values.locals[(factor.num, factor.den)], z_value,
-                     isinstance(factor.formula, sympy.Piecewise),
+    value = values.locals[(factor.num, factor.den)]
+    # a constant (id' = 1, dz/db = 1) has no numbers to substitute, and is its own value
+    numbers = shown.formula(factor.formula, used, value) if used else None
+    return LocalLine(Partial(factor.num, factor.den), factor.formula, numbers,
+                     value, z_value, isinstance(factor.formula, sympy.Piecewise),
                      Applied(factor.activation, factor.den, prime=True)
                      if factor.activation and factor.activation != "softmax" else None)
 
 
-def gradient_block(gradient: Gradient, values: Values, task: str | None) -> GradientBlock:
+def gradient_block(gradient: Gradient, values: Values, task: str | None, shown: Shown) -> GradientBlock:
+    """A gradient as the sum over its paths: each path's product, the path values added
+    up (when there are several), the total."""
     key = gradient.parameter.key
+    value = values.gradients[key]
+    path_values = values.paths[key]
+    factors = tuple(tuple(values.locals[(f.num, f.den)] for f in path.factors) for path in gradient.paths)
+    # the sum line first: how it shows the path values is what each product must land on
+    terms = shown.sum(path_values, value) if len(path_values) > 1 else ()
+    numbers = shown.paths(factors, terms or (value,), value)
     paths = []
-    for path, path_value in zip(gradient.paths, values.paths[key]):
-        numbers = tuple(values.locals[(f.num, f.den)] for f in path.factors)
-        dead = tuple((f.den, values.symbols[f.den]) for f, n in zip(path.factors, numbers)
+    for path, path_value, path_numbers, raw in zip(gradient.paths, path_values, numbers, factors):
+        dead = tuple((f.den, values.symbols[f.den]) for f, n in zip(path.factors, raw)
                      if f.kind == "activation" and n == 0 and isinstance(f.formula, sympy.Piecewise))
         paths.append(PathLine(tuple(Partial(f.num, f.den) for f in path.factors),
-                              tuple(path_formula(f) for f in path.factors), numbers, path_value, dead))
+                              tuple(path_formula(f) for f in path.factors), path_numbers, path_value, dead))
     dead = tuple(dict.fromkeys(pair for path in paths for pair in path.dead))
-    return GradientBlock(task, key, gradient.parameter.kind, gradient.symbol, tuple(paths),
-                         values.gradients[key], dead)
+    return GradientBlock(task, key, gradient.parameter.kind, gradient.symbol, tuple(paths), value, dead,
+                         terms)
 
 
 def path_formula(factor: Local) -> object:

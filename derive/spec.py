@@ -249,11 +249,15 @@ def load_spec(path: str | Path) -> Spec:
     """Read and validate the spec at `path`; raise SpecError listing every problem."""
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        # at most one byte past the limit: /dev/zero or a 4 GB file is refused at once,
+        # not read into memory first (a pipe, <(cat spec.yaml), is read like a file)
+        with open(path, "rb") as file:
+            raw = file.read(MAX_SPEC_BYTES + 1)
     except OSError as err:
         raise SpecError([Problem(name, None, "", f"cannot read file: {err.strerror or err}")]) from None
     if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError([Problem(name, None, "", f"file is {len(raw)} bytes; the limit is {MAX_SPEC_BYTES}")])
+        raise SpecError([Problem(name, None, "", f"file is larger than {MAX_SPEC_BYTES:,} bytes, the "
+                                 "limit for a spec")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -546,6 +550,12 @@ class Reader:
             # number than a reader sees, and every printed number must be the intended one
             self.problem(node, path, f"write numbers in plain decimal: YAML reads {shown(node.value)!r} "
                          f"as {value}")
+            return None
+        if Decimal(node.value) != Decimal(repr(number)):
+            # derive computes with the decimal as written (0.1 is exactly 1/10), recovered from
+            # the double; a number with more digits than a double holds would silently change
+            self.problem(node, path, f"{shown(node.value)} has more significant digits than derive "
+                         "reads exactly (at most 15)")
             return None
         return number
 
@@ -1127,23 +1137,36 @@ def instantiate(spec: Spec, rng: random.Random) -> Spec:
 
 
 def spec_yaml(spec: Spec) -> str:
-    """A spec with given values as YAML, in the canonical form (for a drawn variant)."""
+    """A spec with given values as YAML, in the canonical form (for a drawn variant).
+
+    Every key that shapes the key is kept, so that `derive solve` on the file remakes
+    the same key: the samples, steps and worked forms as well as the values."""
     def activation(a: Activation) -> object:
         if a.formula is not None:
             return {"formula": a.formula, "name": a.name}
         return {"name": a.name, "slope": a.slope} if a.name == "leaky_relu" else a.name
 
-    document: dict[str, object] = {
-        "title": spec.title,
-        "inputs": dict(spec.inputs),
-        "layers": [{"activation": activation(layer.activation),
-                    "neurons": {n.name: {"bias": n.bias, "weights": dict(n.weights)}
-                                for n in layer.neurons}}
-                   for layer in spec.layers],
-        "targets": dict(spec.targets),
-        "loss": spec.loss,
-        "learning_rate": spec.learning_rate,
-    }
+    document: dict[str, object] = {"title": spec.title}
+    if spec.samples:
+        document["samples"] = [{"inputs": dict(inputs), "targets": dict(targets)}
+                               for inputs, targets in spec.samples]
+    else:
+        document["inputs"] = dict(spec.inputs)
+    document["layers"] = [{"activation": activation(layer.activation),
+                           "neurons": {n.name: {"bias": n.bias, "weights": dict(n.weights)}
+                                       for n in layer.neurons}}
+                          for layer in spec.layers]
+    if spec.samples:
+        document["reduction"] = spec.reduction
+    else:
+        document["targets"] = dict(spec.targets)
+    document["loss"] = spec.loss
+    document["learning_rate"] = spec.learning_rate
+    if spec.steps != 1:
+        document["steps"] = spec.steps
+    if spec.worked != Worked():
+        document["worked"] = {key: value for key, value in spec.worked._asdict().items()
+                              if value != getattr(Worked(), key)}
     if spec.asked:
         document["asked"] = [key.removeprefix("b:") for key in spec.asked]
     if spec.notation != Notation():  # so that `derive solve` on a variant names things alike

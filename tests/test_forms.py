@@ -11,9 +11,12 @@ ask for these forms are compiled with LaTeX and their Markdown math rendered.
 from __future__ import annotations
 
 import random
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 import re
 from pathlib import Path
 
+import mpmath
 import oracle
 import pytest
 import sympy
@@ -30,7 +33,7 @@ from derive.forms import Options
 from derive.matrix import MatrixForm
 from derive.network import build_network
 from derive.render import render
-from derive.solution import Applied, Solution
+from derive.solution import Applied, Grid, Solution
 from derive.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +53,22 @@ def spec_dict(path: Path, sample: int = 1) -> dict:
         spec.pop("reduction", None)
         spec.update(inputs=chosen["inputs"], targets=chosen["targets"])
     return spec
+
+
+def as_matrices(content: object) -> object:
+    """The matrix form's numbers (derive's Grids) as SymPy matrices, so that the test does
+    the matrix arithmetic itself; any other section as it is."""
+    if not isinstance(content, MatrixForm):
+        return content
+
+    def part(item: object) -> object:
+        return item._replace(**{k: sympy.Matrix([[exact(x) for x in row] for row in v.rows])
+                                for k, v in item._asdict().items() if isinstance(v, Grid)})  # type: ignore[attr-defined]
+
+    def exact(x: object) -> sympy.Expr:  # a double as its exact binary value: float() gives it back
+        return sympy.Float(x) if isinstance(x, mpmath.mpf) else sympy.Rational(x)
+    return content._replace(forward=tuple(part(f) for f in content.forward),
+                            backward=tuple(part(b) for b in content.backward))
 
 
 def sample_count(path: Path) -> int:
@@ -77,7 +96,7 @@ def oracle_supports(spec: dict) -> bool:
 
 def section(solution: Solution, kind: str) -> object:
     """The one section of `kind` of the (first) step or of the whole solution."""
-    found = [s.content for s in solution.steps[0].sections + solution.sections if s.kind == kind]
+    found = [as_matrices(s.content) for s in solution.steps[0].sections + solution.sections if s.kind == kind]
     assert len(found) == 1, f"expected one {kind} section"
     return found[0]
 
@@ -120,7 +139,7 @@ def test_matrix_gradients_are_the_gradients_and_the_finite_differences(problem: 
     network = build_network(load_spec(problem))
     columns = (network.inputs,) + network.layers
     for number, step in enumerate(solution.steps):
-        form = next(s.content for s in step.sections if s.kind == "matrix")
+        form = as_matrices(next(s.content for s in step.sections if s.kind == "matrix"))
         assert isinstance(form, MatrixForm) and form.layered
         values = step.values
         at_start = step.number == 1 and (step.sample in (None, 1) or not any(
@@ -136,18 +155,19 @@ def test_matrix_gradients_are_the_gradients_and_the_finite_differences(problem: 
                         assert entry == 0 and b.mask is not None and b.mask[j, i] == 0
                         continue
                     key = weights[source.name]
-                    assert entry == values.gradients[key]
+                    assert entry == float(values.gradients[key])
                     if step.updates:
-                        assert float(b.updated_weights[j, i]) == values.updated[key]
+                        assert float(b.updated_weights[j, i]) == float(values.updated[key])
                     if fd is not None:
                         assert close(entry, fd[oracle_key(key)]), (key, entry, fd[oracle_key(key)])
                 bias = unit.bias.key
-                assert float(b.bias_gradient[j, 0]) == values.gradients[bias]
-                assert float(b.deltas[j, 0]) == values.gradients[bias]  # delta_j = dL/db_j
+                assert float(b.bias_gradient[j, 0]) == float(values.gradients[bias])
+                assert float(b.deltas[j, 0]) == float(values.gradients[bias])  # delta_j = dL/db_j
                 if fd is not None:
                     assert close(float(b.bias_gradient[j, 0]), fd[oracle_key(bias)])
         if number > 0 and solution.steps[number - 1].updates:  # starts from the last updates
-            previous = next(s.content for s in solution.steps[number - 1].sections if s.kind == "matrix")
+            previous = as_matrices(next(s.content for s in solution.steps[number - 1].sections
+                                        if s.kind == "matrix"))
             assert [f.weights for f in form.forward] == [b.updated_weights for b in previous.backward[::-1]]
 
 
@@ -194,15 +214,28 @@ def test_matrix_shapes_and_products_agree(problem: Path) -> None:
                              float(forward.weights[j, i]) - form.eta * float(b.weight_gradient[j, i]))
 
 
-def test_matrix_form_with_by_hand_rounding_keeps_the_gradients_of_the_working() -> None:
+def test_matrix_form_by_hand_is_its_own_working_from_its_shown_numbers() -> None:
+    """By hand, each entry of dL/dW is the shown delta times the shown activation, written
+    down by the display rule (4 places, at least 3 significant figures), and that
+    value is what its update uses."""
     solution = solve(ROOT / "problems" / "q2.yaml", policy="by-hand", options=Options(matrix=True))
     form = section(solution, "matrix")
-    values = solution.steps[0].values
-    network = build_network(load_spec(ROOT / "problems" / "q2.yaml"))
     for b in form.backward:
-        for j, unit in enumerate(network.layers[b.number - 1]):
-            for i, w in enumerate(unit.weights):
-                assert float(b.weight_gradient[j, i]) == values.gradients[w.key]
+        for j in range(b.weight_gradient.rows):
+            for i in range(b.weight_gradient.cols):
+                delta, source = (Fraction(str(x)) for x in (b.deltas[j, 0], b.sources_t[0, i]))
+                shown = written(Decimal(delta.numerator * source.numerator) /
+                                Decimal(delta.denominator * source.denominator))
+                assert Fraction(str(b.weight_gradient[j, i])) == Fraction(shown), (j, i)
+
+
+def written(value: Decimal) -> Decimal:
+    """docs/spec.md's rule, at 4 places: half away from zero, at least 3 significant
+    figures; below 10^-4, 4 significant figures (shown in scientific form)."""
+    if value == 0:
+        return value
+    places = 4 - 1 - value.adjusted() if value.adjusted() < -4 else max(4, 3 - 1 - value.adjusted())
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 SPARSE = """\
@@ -244,7 +277,8 @@ def test_sparse_layer_has_zeros_and_a_mask(tmp_path: Path) -> None:
     form = section(solution, "matrix")
     first = form.forward[0]
     assert first.missing == 3
-    assert first.weights == sympy.ImmutableMatrix([[0.4, 0, -0.6], [0, 0.3, 0]])
+    assert first.weights == sympy.Matrix([[sympy.Rational("0.4"), 0, sympy.Rational("-0.6")],
+                                          [0, sympy.Rational("0.3"), 0]])
     hidden = form.backward[-1]
     assert hidden.mask == sympy.ImmutableMatrix([[1, 0, 1], [0, 1, 0]])
     assert hidden.weight_gradient[0, 1] == 0 and hidden.updated_weights[0, 1] == 0

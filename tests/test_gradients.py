@@ -11,6 +11,7 @@ Parameter keys: the oracle's ("weight", src, dst) / ("bias", neuron) are the pro
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -241,7 +242,9 @@ def test_seed000_outputs_and_dead_unit() -> None:
     for key in ("x1->h2", "x2->h2", "x3->h2", "b:h2"):
         assert values.gradients[key] == 0.0, key
         assert all(p == 0.0 for p in values.paths[key]), key
-        assert values.updated[key] == {"x1->h2": -0.3, "x2->h2": 0.4, "x3->h2": -0.2, "b:h2": -0.2}[key]
+        # unchanged, exactly the spec's decimal
+        assert values.updated[key] == Fraction({"x1->h2": "-0.3", "x2->h2": "0.4", "x3->h2": "-0.2",
+                                                "b:h2": "-0.2"}[key])
     # one path through each output for every hidden parameter (READING.md: dL1/dw + dL2/dw)
     for key in ("x1->h1", "b:h1", "x3->h3", "b:h3"):
         assert len(values.paths[key]) == 2, key
@@ -345,8 +348,8 @@ def kink_spec(activation: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("activation, slope_at_zero", [
-    ("relu", 0.0), ("leaky_relu", 0.01), ({"name": "leaky_relu", "slope": 0.25}, 0.25)])
-def test_relu_family_at_exactly_zero(activation: Any, slope_at_zero: float) -> None:
+    ("relu", "0"), ("leaky_relu", "0.01"), ({"name": "leaky_relu", "slope": 0.25}, "0.25")])
+def test_relu_family_at_exactly_zero(activation: Any, slope_at_zero: str) -> None:
     """At z = 0 finite differences are undefined; the convention (DESIGN: ReLU' = 0 there,
     the z <= 0 branch) is the oracle's sympy Piecewise, and easy by hand too."""
     spec = kink_spec(activation)
@@ -354,9 +357,10 @@ def test_relu_family_at_exactly_zero(activation: Any, slope_at_zero: float) -> N
     values = product_values(spec)
     assert_gradients(values, sympy_gradients(spec), rel=SYMPY_REL, abs_=SYMPY_ABS, label=str(activation))
     # by hand: o = 2*f(0) + 0.25 = 0.25, dL/do = 2(o - 1) = -1.5, dL/dz_h = -1.5 * 2 * f'(0)
-    assert values.gradients["b:o"] == -1.5
-    assert values.gradients["b:h"] == -3.0 * slope_at_zero
-    assert values.gradients["x->h"] == -3.0 * slope_at_zero
+    # (exactly: every value here is a decimal, computed exactly)
+    assert values.gradients["b:o"] == Fraction("-1.5")
+    assert values.gradients["b:h"] == -3 * Fraction(slope_at_zero)
+    assert values.gradients["x->h"] == -3 * Fraction(slope_at_zero)
 
 
 def test_loss_sums_over_targeted_outputs_only() -> None:

@@ -143,9 +143,10 @@ def test_seed004_flat_relu_reads_like_the_seed_page() -> None:
     assert r"z_{\hat{y}} &= w_{7} a_{3} + w_{8} a_{4} + b_{5} \\" in text
     assert r"\hat{y} &= \operatorname{id}\left(z_{\hat{y}}\right)" in text
     # dL/dw1: the multi-path sum through a3 and a4, as on the page
-    assert (r"&= \left(2 \hat{y} - 2 y\right) \cdot 1 \cdot w_{7} \cdot \operatorname{ReLU}'\left(z_{3}\right)"
+    # dL/dy-hat written 2(y-hat - y), as the seeds write it
+    assert (r"&= 2 \left(\hat{y} - y\right) \cdot 1 \cdot w_{7} \cdot \operatorname{ReLU}'\left(z_{3}\right)"
             r" \cdot w_{3} \cdot \operatorname{ReLU}'\left(z_{1}\right) \cdot x \\") in text
-    assert (r"&\quad + \left(2 \hat{y} - 2 y\right) \cdot 1 \cdot w_{8} \cdot \operatorname{ReLU}'\left(z_{4}\right)"
+    assert (r"&\quad + 2 \left(\hat{y} - y\right) \cdot 1 \cdot w_{8} \cdot \operatorname{ReLU}'\left(z_{4}\right)"
             r" \cdot w_{4} \cdot \operatorname{ReLU}'\left(z_{1}\right) \cdot x \\") in text
 
 

@@ -1,0 +1,253 @@
+"""Every line can be redone: how many digits a line's operands show.
+
+In the exact policy every value is carried in full precision and shown rounded, so a
+line redone from its shown operands can miss its shown result: seven factors each
+rounded to four figures drift by more than the result's last digit. Rather than show
+every value everywhere with more digits, each line is checked here as a student would
+redo it, from the operands as they will print; where the result does not follow to
+within one unit of its last shown digit, the operand whose rounding moves the result
+most is shown with one more digit (the same value, rounded less), until it follows.
+
+By hand (the by-hand policy) every result is computed from the shown operands in the
+first place (derive.evaluate), so no line needs this.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from functools import lru_cache
+from typing import Callable, NamedTuple, Sequence
+
+import mpmath
+import sympy
+
+from .numeric import Value, compile_numeric, inexact, product, total
+from .rounding import Rounded, in_full, last_place, rounded
+
+MAX_EXTRA = 12  # digits beyond --digits; enough for any line a double's precision supports
+CHECK_BITS = 160  # the recomputation's working precision for exp, log, tanh
+Compute = Callable[[list[Value]], Value]
+
+
+class Operand(NamedTuple):
+    """A number shown with `extra` more digits than the page's rule gives it, because a
+    line it is an operand of needs them to be redone."""
+
+    value: object
+    extra: int
+
+
+class Check(NamedTuple):
+    """One result that must follow from the operands: `compute` of them lands within one
+    unit of the last digit of `result` as shown (a number, or an Operand)."""
+
+    compute: Compute
+    result: object
+
+
+# A shown decimal beyond 10^+-EXTREME (a saturated unit's e^-1000000) is redone in
+# mpmath: as a Fraction its power of ten alone would be an integer of a million digits.
+EXTREME = 1000
+
+
+def shown_value(value: object, digits: int) -> Value:
+    """The value exactly as it prints at `digits` (an Operand: with its extra digits)."""
+    if isinstance(value, Operand):
+        return shown_value(value.value, digits + value.extra)
+    if isinstance(value, Rounded) and abs(value.shown.adjusted()) <= EXTREME:
+        return value
+    return _shown_value(value, digits)
+
+
+@lru_cache(maxsize=65536, typed=True)
+def _shown_value(value: object, digits: int) -> Value:
+    return exactly(rounded(value, digits)[0])  # type: ignore[arg-type]
+
+
+def exactly(shown: Decimal) -> Value:
+    """A shown decimal as a number to compute with: a Fraction, or (beyond EXTREME) an
+    mpf at the check's working precision."""
+    if abs(shown.adjusted()) > EXTREME:
+        with mpmath.workprec(CHECK_BITS):
+            return mpmath.mpf(str(shown))
+    return Fraction(shown)
+
+
+def target(result: object, digits: int) -> tuple[Value, Value]:
+    """(the result as shown, one unit of its last shown digit)."""
+    if isinstance(result, Operand):
+        return target(result.value, digits + result.extra)
+    shown, _ = rounded(result, digits)  # type: ignore[arg-type]
+    return exactly(shown), exactly(last_place(shown))
+
+
+def extra_digits(checks: Sequence[Check], operands: Sequence[object], digits: int,
+                 start: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Extra digits per operand, as few as needed for every check to hold.
+
+    Greedy: while a check fails, the operand whose rounding moves that check's result
+    most gets one more digit. Usually one operand carries the error (a sigma' of
+    0.000169 among four-figure factors), and only it shows more digits.
+    """
+    extras = list(start) if start is not None else [0] * len(operands)
+    open_ = [i for i, v in enumerate(operands) if in_full(v, digits) is None]
+    if not open_:
+        return tuple(extras)
+    goals = [target(check.result, digits) for check in checks]
+    shown = Shown(operands, digits)
+    with mpmath.workprec(CHECK_BITS):
+        for _ in range(len(open_) * MAX_EXTRA + 1):
+            failing = next((c for c, (goal, unit) in zip(checks, goals)
+                            if not lands(shown.redo(c.compute, extras), goal, unit)), None)
+            candidates = [i for i in open_ if extras[i] < MAX_EXTRA]
+            if failing is None or not candidates:
+                break
+            now = shown.redo(failing.compute, extras)
+            extras[max(candidates, key=lambda i: shown.impact(failing.compute, now, extras, i))] += 1
+    return tuple(extras)
+
+
+def lands(redone: Value | None, goal: Value, unit: Value) -> bool:
+    if redone is None:
+        return False
+    if isinstance(redone, Fraction) and isinstance(goal, Fraction) and isinstance(unit, Fraction):
+        return abs(redone - goal) <= unit
+    return abs(inexact(redone) - inexact(goal)) <= inexact(unit)
+
+
+class Shown:
+    """The operands of one line as they print, at each number of extra digits (each
+    rounding done once: the greedy search redoes the line many times)."""
+
+    def __init__(self, operands: Sequence[object], digits: int) -> None:
+        self.operands, self.digits = operands, digits
+        self.cache: dict[tuple[int, int], Value] = {}
+
+    def value(self, i: int, extra: int) -> Value:
+        key = (i, extra)
+        if key not in self.cache:
+            self.cache[key] = shown_value(self.operands[i], self.digits + extra)
+        return self.cache[key]
+
+    def redo(self, compute: Compute, extras: Sequence[int]) -> Value | None:
+        """The line redone from its shown operands; None where they cannot be computed
+        with (log(1 - a) with a shown as 1.00)."""
+        try:
+            redone = compute([self.value(i, e) for i, e in enumerate(extras)])
+        except (ArithmeticError, ValueError):
+            return None
+        if not isinstance(redone, Fraction) and (isinstance(redone, mpmath.mpc)
+                                                 or not mpmath.isfinite(redone)):
+            return None
+        return redone
+
+    def impact(self, compute: Compute, now: Value | None, extras: list[int], i: int) -> mpmath.mpf:
+        """How far the result moves when operand i is shown in (nearly) full precision:
+        the error its rounding brings into the line (ties to the first operand)."""
+        kept, extras[i] = extras[i], MAX_EXTRA
+        full = self.redo(compute, extras)
+        extras[i] = kept
+        if now is None or full is None:  # an operand shown too coarsely to compute with at all
+            return mpmath.inf if full is not None else mpmath.mpf(0)
+        return abs(inexact(now) - inexact(full))
+
+
+def marked(operands: Sequence[object], extras: Sequence[int]) -> tuple[object, ...]:
+    """The operands as they print: each with its extra digits, if any."""
+    return tuple(Operand(v, e) if e else v for v, e in zip(operands, extras))
+
+
+# --- the kinds of line -------------------------------------------------------------------
+
+def sum_line(numbers: Sequence[object], result: object, digits: int,
+             scale: Fraction = Fraction(1)) -> tuple[object, ...]:
+    """Values (path values, terms) added up, and multiplied by `scale` (a batch's 1/m)."""
+    def compute(v: list[Value]) -> Value:
+        return product((scale, total(v)))
+    return marked(numbers, extra_digits([Check(compute, result)], numbers, digits))
+
+
+def paths_block(paths: Sequence[Sequence[object]], values: Sequence[object], result: object,
+                digits: int) -> tuple[tuple[object, ...], ...]:
+    """A gradient's chain-rule paths: each product lands on its path value as shown (an
+    Operand where the sum line after them needs it), and, with several paths, the
+    products added up land on the gradient too (a student may add them without writing
+    each path value down).
+
+    Paths share no printed factor, so each is settled on its own first: the cost grows
+    with the paths, not with their square. Where the products' sum still misses, the
+    path whose rounding errs most gets one more digit on its most erring factor, until
+    the sum lands.
+    """
+    def path_product(v: list[Value]) -> Value:
+        return product(v)
+
+    extras = [list(extra_digits([Check(path_product, value)], path, digits))
+              for path, value in zip(paths, values)]
+    if len(paths) > 1:
+        changed = settle_sum(paths, extras, result, digits)
+        for k in changed:  # a digit more can undo a lucky cancellation: each path again
+            extras[k] = list(extra_digits([Check(path_product, values[k])], paths[k], digits, extras[k]))
+    return tuple(marked(path, e) for path, e in zip(paths, extras))
+
+
+def settle_sum(paths: Sequence[Sequence[object]], extras: list[list[int]], result: object,
+               digits: int) -> set[int]:
+    """More digits (in `extras`) until the paths' products add up to `result` as shown;
+    the paths that got some."""
+    changed: set[int] = set()
+    goal, unit = target(result, digits)
+    shown = [Shown(path, digits) for path in paths]
+    full = [[MAX_EXTRA] * len(path) for path in paths]
+    with mpmath.workprec(CHECK_BITS):
+        exact = [s.redo(product, f) for s, f in zip(shown, full)]
+        for _ in range(sum(len(path) for path in paths) * MAX_EXTRA):
+            now = [s.redo(product, e) for s, e in zip(shown, extras)]
+            if any(n is None for n in now) or any(x is None for x in exact):
+                return changed
+            if lands(total(now), goal, unit):  # type: ignore[arg-type]
+                return changed
+            errors = [abs(inexact(n) - inexact(x)) for n, x in zip(now, exact)]  # type: ignore[arg-type]
+            worst = max(range(len(paths)), key=lambda k: errors[k])
+            candidates = [i for i in range(len(paths[worst])) if extras[worst][i] < MAX_EXTRA
+                          and in_full(paths[worst][i], digits) is None]
+            if not candidates:
+                return changed
+            pick = max(candidates, key=lambda i: shown[worst].impact(product, now[worst], extras[worst], i))
+            extras[worst][pick] += 1
+            changed.add(worst)
+    return changed
+
+
+def update_line(old: object, eta: object, gradient: object, new: object,
+                digits: int) -> tuple[object, object]:
+    """theta - eta * gradient: (old, gradient) as they print (eta is given, in full)."""
+    def compute(v: list[Value]) -> Value:
+        return total((v[0], -product((v[1], v[2]))))
+    extras = extra_digits([Check(compute, new)], (old, eta, gradient), digits)
+    old_shown, _, gradient_shown = marked((old, eta, gradient), extras)
+    return old_shown, gradient_shown
+
+
+def formula_line(expr: object, values: dict[sympy.Symbol, object], result: object,
+                 digits: int) -> dict[sympy.Symbol, object]:
+    """A formula with numbers substituted (`values` by symbol): the values as they print."""
+    symbols = tuple(values)
+    numbers = [values[s] for s in symbols]
+    if any(isinstance(n, sympy.Symbol) for n in numbers):
+        return values
+    extras = extra_digits([Check(evaluator(expr, symbols), result)], numbers, digits)
+    return dict(zip(symbols, marked(numbers, extras)))
+
+
+@lru_cache(maxsize=4096)
+def evaluator(expr: object, symbols: tuple[sympy.Symbol, ...]) -> Compute:
+    """`expr` (a SymPy expression, or anything with `terms` and `bias`: a LinearSum) as a
+    function of the values of `symbols`, in order."""
+    if hasattr(expr, "terms") and hasattr(expr, "bias"):
+        position = {s: i for i, s in enumerate(symbols)}
+        pairs = [(position[w], position[a]) for w, a in expr.terms]  # type: ignore[attr-defined]
+        bias = position[expr.bias]  # type: ignore[attr-defined]
+        return lambda v: total([product((v[w], v[a])) for w, a in pairs] + [v[bias]])
+    function = compile_numeric(symbols, expr)  # type: ignore[arg-type]
+    return lambda v: function(*v)
