@@ -5,7 +5,11 @@ imports (SymPy) happen inside the commands, so `derive --help` answers at once.
 """
 from __future__ import annotations
 
+import re
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -18,9 +22,62 @@ from derive.spec import FORMS, POLICIES
 FORMATS = ("md", "tex", "json", "pdf")
 
 
+# A whole number of more than 20 digits in a message (the exponent of a value far beyond
+# a double has hundreds) says nothing a person can read: it is shown as 1.442e300.
+LONG_NUMBER = re.compile(r"(?<![\d.])[1-9]\d{20,}")
+
+
 def fail(error: DeriveError) -> None:
-    click.echo(f"derive: error: {error}", err=True)
+    click.echo(f"derive: error: {readable(str(error))}", err=True)
     sys.exit(error.exit_code)
+
+
+def readable(message: str) -> str:
+    return LONG_NUMBER.sub(lambda m: f"{m[0][0]}.{m[0][1:4]}e{len(m[0]) - 1}", message)
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal that ends derive (SIGINT, SIGTERM, SIGHUP), raised where the main thread
+    is: it unwinds like Ctrl-C, so every cleanup on the way runs (TeX process groups
+    ended, temporary and stage folders removed, the exam lock released)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into Stopped while a command runs. A signal the
+    caller ignores (nohup, a background job) stays ignored; a second signal while the
+    first one unwinds is ignored, so the cleanup is not cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        if not arrived:
+            arrived.append(signum)
+            raise Stopped(signum)
+
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        handler = signal.getsignal(number)
+        if handler in (signal.SIG_DFL, signal.default_int_handler):
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def stopped(stop: KeyboardInterrupt, what: str) -> None:
+    """Say which signal stopped derive and what it left, then exit with 128 + its number."""
+    signum = getattr(stop, "signum", signal.SIGINT)
+    click.echo(f"derive: stopped by {signal.Signals(signum).name}; {what}", err=True)
+    sys.exit(128 + signum)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,9 +108,11 @@ def document_options(command: Callable) -> Callable:
                       help="md: Markdown with $…$ math (GitHub, Jupyter); tex: a complete LaTeX "
                            "document; json: the answer key for autograders; pdf: the LaTeX "
                            "compiled with TeX Live (needs -o)."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write to this file instead of standard output. The file is replaced "
-                          "atomically; nothing is written if anything fails."),
+        # what -o names (a file, a device, a link, a folder) is checked by derive.output
+        click.option("-o", "--output", type=click.Path(path_type=Path),
+                     help="Write to this file instead of standard output. A file is replaced "
+                          "atomically (a device or FIFO is written into); nothing is written if "
+                          "anything fails."),
         click.option("--digits", type=click.IntRange(1, 12), default=4, show_default=True,
                      help="Decimal places shown (rounded half away from zero); values are "
                           "always computed in full precision."),
@@ -86,10 +145,13 @@ def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, round
     from derive.forms import Options
 
     try:
-        result = write_document(spec, fmt, digits, kind, output, max_paths, rounding,
-                                Options(form, matrix, closed_form))
+        with stopping_on_signals():
+            result = write_document(spec, fmt, digits, kind, output, max_paths, rounding,
+                                    Options(form, matrix, closed_form))
     except DeriveError as error:
         fail(error)
+    except KeyboardInterrupt as stop:
+        stopped(stop, "nothing was written" if output else "nothing was printed")
     if result is not None:
         click.echo(result, nl=False)
 
@@ -121,15 +183,16 @@ def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, rounding: 
               help="How many variants to make.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Variant k of seed s is always the same, however many variants are made.")
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("exam"),
-              show_default=True, help="Folder to write into (created if missing).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("exam"),
+              show_default=True, help="The exam's own folder (created if missing). It is written whole "
+                   "at the end, or not at all; a second run on it at the same time is refused.")
 @click.option("--pdf/--no-pdf", default=None,
               help="Compile PDFs (default: when TeX Live is installed).")
 @click.option("--digits", type=click.IntRange(1, 12), default=4, show_default=True,
               help="Decimal places shown and asked for.")
 @click.option("--rounding", type=click.Choice(POLICIES), default="exact", show_default=True,
               help="The keys' rounding policy; tolerances accept either policy's answer.")
-@click.option("--force", is_flag=True, help="Replace files of an earlier exam in the folder.")
+@click.option("--force", is_flag=True, help="Replace an earlier exam in the folder (all of it).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def exam(spec: Path, variants: int, seed: int, output: Path, pdf: bool | None, digits: int,
          rounding: str, force: bool, quiet: bool) -> None:
@@ -141,10 +204,13 @@ def exam(spec: Path, variants: int, seed: int, output: Path, pdf: bool | None, d
 
     show = not quiet and sys.stderr.isatty()
     try:
-        written = write_exam_folder(spec, variants, seed, output, digits, rounding, pdf, force,
-                                    progress(show), lambda note: click.echo(note, err=True))
+        with stopping_on_signals():
+            written = write_exam_folder(spec, variants, seed, output, digits, rounding, pdf, force,
+                                        progress(show), lambda note: click.echo(note, err=True))
     except DeriveError as error:
         fail(error)
+    except KeyboardInterrupt as stop:
+        stopped(stop, f"{output} was not changed")
     if not quiet:
         click.echo(f"derive: wrote {len(written)} files to {output}", err=True)
 

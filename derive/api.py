@@ -1,19 +1,22 @@
 """The stages joined up: what the CLI (and a Python user) calls.
 
 Everything is computed and rendered in memory first; only then is anything written,
-so a failure at any stage leaves no file behind.
+so a failure at any stage leaves no file behind (derive.output writes one file,
+derive.folder a whole exam folder).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
 from .derivation import MAX_PATHS, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import evaluate
-from .forms import Options, with_forms
+from .forms import Options, chosen_form, with_forms
 from .batch import batch_update
 from .derivation import Derivation
+from .limits import check_latex_size
 from .network import Network, build_network, with_sample, with_values
 from .output import write_atomic
 from .render import render
@@ -30,12 +33,13 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
                                  "exam template); make variants of it with: derive exam "
                                  f"{spec_path} --variants N --seed S -o FOLDER")])
     network = build_network(spec)
+    options = options.merged(spec.worked)
     try:
         derivation = derive(network, max_paths)
-        runs = worked_runs(spec, network, derivation, policy, digits)
-        solution = build_runs(derivation, runs, policy, spec.asked)
-        return with_forms(solution, derivation, [run.values for run in runs],
-                          options.merged(spec.worked))
+        form, _ = chosen_form(derivation, options.form)
+        runs = worked_runs(spec, network, derivation, policy, digits, form)
+        solution = build_runs(derivation, runs, policy, spec.asked, digits)
+        return with_forms(solution, derivation, [run.values for run in runs], options)
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do
@@ -43,7 +47,7 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
 
 
 def worked_runs(spec: Spec, network: Network, derivation: Derivation, policy: str,
-                digits: int) -> list[Run]:
+                digits: int, form: str = "paths") -> list[Run]:
     """Every forward/backward pass the answer works, in order.
 
     Each of `steps` iterations goes over the samples: one update per sample
@@ -57,13 +61,13 @@ def worked_runs(spec: Spec, network: Network, derivation: Derivation, policy: st
         if not several or spec.reduction == "sequential":
             for number, (inputs, targets) in enumerate(samples, 1):
                 fed = with_sample(network, inputs, targets)  # type: ignore[arg-type]
-                values = evaluate(derivation, fed, policy, digits)
+                values = evaluate(derivation, fed, policy, digits, form)
                 runs.append(Run(fed, values, iteration, number if several else None))
                 network = with_values(network, values.updated)
             continue
         batch = [with_sample(network, inputs, targets) for inputs, targets in samples]  # type: ignore[arg-type]
-        batch_values = [evaluate(derivation, fed, policy, digits) for fed in batch]
-        section, updated = batch_update(derivation, network, batch_values, spec.reduction)
+        batch_values = [evaluate(derivation, fed, policy, digits, form) for fed in batch]
+        section, updated = batch_update(derivation, network, batch_values, spec.reduction, policy, digits)
         runs.extend(Run(fed, values, iteration, number, updates=False,
                         batch=section if number == len(batch) else None)
                     for number, (fed, values) in enumerate(zip(batch, batch_values), 1))
@@ -78,6 +82,8 @@ def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solu
 
     Markdown, LaTeX and JSON come back as text, a PDF as bytes.
     """
+    if fmt in ("tex", "pdf"):  # before any work: TeX would fail on it only after minutes
+        check_latex_size(load_spec(spec_path))
     solution = solve(spec_path, max_paths, policy, digits, options)
     if fmt == "pdf":
         from .pdf import compile_pdf  # only PDF users pay for the import
@@ -105,9 +111,10 @@ def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether both names lead to one file (through links, or hard links)."""
     try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
         return False
 
 
@@ -115,14 +122,22 @@ def write_exam_folder(spec_path: str | Path, variants: int, seed: int, folder: s
                       digits: int = 4, policy: str = "exact", pdf: bool | None = None,
                       force: bool = False, progress: Callable | None = None,
                       note: Callable[[str], None] | None = None) -> list[Path]:
-    """Draw, solve, render and write an exam; PDFs by default when TeX is installed."""
-    from .exam import make_exam, write_exam
+    """Draw, solve, render and write an exam; PDFs by default when TeX is installed.
+
+    The template is checked first, then the folder is locked and checked (a previous
+    exam needs `force`), both before the long work; the folder is written whole at the
+    end (derive.folder), so a failure or an interruption leaves it as it was.
+    """
+    from .exam import exam_folder, exam_template, make_exam, write_exam
     from .pdf import tex_available
 
+    template = exam_template(spec_path)
+    check_latex_size(template)
     if pdf is None:
         pdf = tex_available()
         if not pdf and note:
             note("derive: no TeX engine found, so no PDFs (install texlive-latex-base "
                  "texlive-latex-recommended texlive-pictures latexmk); --no-pdf silences this")
-    exam = make_exam(spec_path, variants, seed, policy, digits, progress)
-    return write_exam(exam, folder, digits, pdf, force)
+    with exam_folder(folder, force) as out:
+        exam = make_exam(template, variants, seed, policy, digits, progress)
+        return write_exam(exam, out, digits, pdf)

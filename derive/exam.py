@@ -13,6 +13,7 @@ import io
 import json
 import os
 import random
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -20,13 +21,13 @@ from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
 from .derivation import Derivation, derive
-from .errors import DeriveError, OutputError, Problem, SpecError
+from .errors import DeriveError, Problem, SpecError
 from .evaluate import Values, evaluate, pre_activations
-from .forms import Options, with_forms
+from .forms import Options, chosen_form, with_forms
 from .network import Network, build_network
-from .output import clean_stale_temporaries, write_atomic
+from .folder import FolderWriter
 from .render import format_number, render, render_exam, render_moodle
-from .rounding import rounded
+from .rounding import last_place, rounded
 from .solution import Solution, build_solution
 from .spec import Spec, has_draws, instantiate, load_spec, spec_yaml
 
@@ -58,15 +59,37 @@ class Exam:
     variants: tuple[Variant, ...]
 
 
-def make_exam(spec_path: str | Path, count: int, seed: int, policy: str = "exact",
+def exam_template(spec_path: str | Path) -> Spec:
+    """The spec at `spec_path`, checked as an exam template: it draws values, and it asks
+    for what a variant's answers can hold (one sample, one step)."""
+    template = load_spec(spec_path)
+    problems = []
+    if not has_draws(template):
+        problems.append(Problem(str(spec_path), None, "", "the spec has no random values, so "
+                                "every variant would be the same; write a value as {uniform: "
+                                "[low, high], decimals: 2} or {choice: [...]} (see docs/spec.md)"))
+    # A variant's key, answers.csv and moodle.xml hold one step's gradients for one
+    # sample; rather than drop these keys silently (every variant a one-sample,
+    # one-step key), say so.
+    if template.samples:
+        problems.append(Problem(str(spec_path), None, "samples", "an exam variant works one sample "
+                                "(its answers are that sample's gradients); write inputs and targets "
+                                "instead, or make a key of several samples with derive solve"))
+    if template.steps != 1:
+        problems.append(Problem(str(spec_path), None, "steps", "an exam variant works one step of "
+                                "gradient descent (its answers are that step's gradients); remove "
+                                "steps, or make a key of several steps with derive solve"))
+    if problems:
+        raise SpecError(problems)
+    return template
+
+
+def make_exam(spec: str | Path | Spec, count: int, seed: int, policy: str = "exact",
               digits: int = 4, progress: Callable[[Iterator[int]], Iterator[int]] | None = None
               ) -> Exam:
-    """Draw and solve `count` variants of the spec at `spec_path` (no files written)."""
-    template = load_spec(spec_path)
-    if not has_draws(template):
-        raise SpecError([Problem(str(spec_path), None, "", "the spec has no random values, so "
-                                 "every variant would be the same; write a value as {uniform: "
-                                 "[low, high], decimals: 2} or {choice: [...]} (see docs/spec.md)")])
+    """Draw and solve `count` variants of the template `spec` (a path, or a Spec already
+    checked by exam_template); no files are written."""
+    template = spec if isinstance(spec, Spec) else exam_template(spec)
     first = instantiate(template, random.Random(f"derive:{seed}:topology"))
     derivation = derive(build_network(first))  # once: the topology is the same for every variant
     seen: set[tuple] = set()
@@ -93,15 +116,21 @@ def draw_variant(template: Spec, derivation: Derivation, seed: int, number: int,
             if reason is None and fingerprint(spec) in seen:
                 reason = "the draw repeats an earlier variant"
             if reason is None:
-                hand = evaluate(derivation, network, "by-hand", digits)
+                form, _ = chosen_form(derivation, Options().merged(template.worked).form)
+                hand = evaluate(derivation, network, "by-hand", digits, form)
         except DeriveError as error:  # e.g. an output outside cross-entropy's domain
             reason = f"values cannot be computed ({error})"
         if reason:
             failures[reason] += 1
             continue
         seen.add(fingerprint(spec))
+        # the shared derivation holds the topology draw's network; the sections that read
+        # values from it (matrix, delta, closed form) must see this variant's, as derive
+        # solve on the variant's spec.yaml does
+        derivation = replace(derivation, network=network)
         values = hand if policy == "by-hand" else exact
-        solution = with_forms(build_solution(derivation, values, network, policy, template.asked),
+        solution = with_forms(build_solution(derivation, values, network, policy, template.asked,
+                                             digits=digits),
                               derivation, [values], Options().merged(template.worked))
         return Variant(number, spec, solution, answers(network, exact, hand, policy, digits, template),
                        attempt)
@@ -161,36 +190,46 @@ def answers(network: Network, exact: Values, hand: Values, policy: str, digits: 
 
 
 def answer(quantity: str, symbol: str, exact: float, hand: float, key: float, digits: int) -> Answer:
-    decimal, scientific = rounded(key, digits)
-    last = decimal.adjusted() - (digits - 1) if scientific else -digits
-    half_unit = 0.5 * 10.0 ** last
+    decimal, _ = rounded(key, digits)
+    half_unit = 0.5 * float(last_place(decimal))  # of the last digit the key shows
     return Answer(quantity, symbol, float(exact), float(hand), float(key),
                   format_number(key, digits).text, abs(float(exact) - float(hand)) + half_unit)
 
 
 # --- files -------------------------------------------------------------------------------
 
-def write_exam(exam: Exam, folder: str | Path, digits: int, pdf: bool, force: bool,
-               on_file: Callable[[str], None] | None = None) -> list[Path]:
-    """Render every file of the exam in memory, then write them (atomically) into `folder`.
+# Every name an exam folder may hold (derive.folder refuses anything else in it).
+TOP_FILE = re.compile(r"(?:key-all|worksheet-all)\.(?:tex|pdf)|answers\.(?:json|csv)|moodle\.xml\Z")
+VARIANT_FOLDER = re.compile(r"variant-[0-9]{2,}\Z")
+VARIANT_FILE = re.compile(r"(?:key\.(?:md|tex|json|pdf)|worksheet\.(?:md|tex|pdf)|spec\.yaml)\Z")
+
+
+def exam_owned(name: str, is_folder: bool) -> bool:
+    """Whether `name` (relative to the exam folder) is one an exam is made of."""
+    parts = name.split("/")
+    if len(parts) == 1:
+        return bool(VARIANT_FOLDER.match(name)) if is_folder else bool(TOP_FILE.match(name))
+    return (len(parts) == 2 and not is_folder and bool(VARIANT_FOLDER.match(parts[0]))
+            and bool(VARIANT_FILE.match(parts[1])))
+
+
+def exam_folder(folder: str | Path, force: bool) -> FolderWriter:
+    """The exam folder, to be entered (`with`) before the exam is made: it is locked
+    against a second run, and what it holds is checked (a previous exam needs `force`)."""
+    return FolderWriter(folder, force, exam_owned)
+
+
+def write_exam(exam: Exam, out: FolderWriter, digits: int, pdf: bool) -> list[Path]:
+    """Render every file of the exam in memory, compile the PDFs, then write the whole
+    folder at once (derive.folder: staged, then swapped into place).
 
     File names are fixed (variant-07/key.md, ...), never taken from the spec, so no
     spec content can steer a file outside the folder.
     """
-    out = Path(folder)
     files = exam_files(exam, digits)
     if pdf:
-        files.update(exam_pdfs(exam, files))
-    prepare_folder(out, [name for name in files], force)
-    written = []
-    for name, data in files.items():
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data)
-        written.append(target)
-        if on_file:
-            on_file(name)
-    return written
+        files.update(exam_pdfs(files))
+    return out.commit(files)
 
 
 def exam_files(exam: Exam, digits: int) -> dict[str, str | bytes]:
@@ -211,25 +250,26 @@ def exam_files(exam: Exam, digits: int) -> dict[str, str | bytes]:
     return files
 
 
-def exam_pdfs(exam: Exam, files: dict[str, str | bytes]) -> dict[str, bytes]:
-    """Every .tex of the exam compiled, in parallel on the available cores."""
-    from .pdf import compile_pdf
+def exam_pdfs(files: dict[str, str | bytes]) -> dict[str, bytes]:
+    """Every .tex of the exam compiled, in parallel on the available cores.
+
+    If anything stops the run (a TeX error, Ctrl-C, SIGTERM), every TeX process still
+    running is ended at once, so that the pool's threads (and their temporary folders)
+    finish before the error leaves this function.
+    """
+    from .pdf import TexRuns, compile_pdf
 
     sources = {name[:-4] + ".pdf": text for name, text in files.items() if name.endswith(".tex")}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        pdfs = dict(zip(sources, pool.map(compile_pdf, sources.values())))
-    return pdfs
-
-
-def prepare_folder(out: Path, names: list[str], force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(out)
-    existing = [name for name in names if (out / name).exists()]
-    if existing and not force:
-        raise OutputError(f"{out} already holds {len(existing)} of this exam's files (e.g. "
-                          f"{existing[0]}); add --force to replace them")
+    runs = TexRuns()
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    try:
+        futures = {name: pool.submit(compile_pdf, text, runs) for name, text in sources.items()}
+        return {name: future.result() for name, future in futures.items()}
+    except BaseException:
+        runs.stop()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def answers_json(exam: Exam) -> str:

@@ -22,7 +22,9 @@ an expression SymPy differentiates and derive evaluates, so:
   (no 1/0, log(-1), 1e300^10);
 - exp and sigmoid (sin, cos) never see an argument that could be astronomically large
   (exp(exp(x)), exp(1/x)): mpmath cannot overflow, it would compute for ever (growth);
-- the formula depends on x, and its derivative is finite and can be evaluated.
+- the formula depends on x, and its derivative is finite and can be evaluated;
+- SymPy does at most MAX_WORK steps of work on it (functions nested in functions, such
+  as tanh(tanh(...)), make SymPy's questions about them exponentially costly).
 At run time `guarded` turns what a formula cannot take (1/x at 0) into a NumericError.
 
 Numbers are exact rationals (0.5 is 1/2), so the formula and its derivative print
@@ -39,12 +41,17 @@ from typing import Callable, NamedTuple, Union
 
 import sympy
 
+from .budget import WorkExceeded, bounded
 from .errors import DeriveError
 
 MAX_LENGTH = 200
 MAX_DEPTH = 30
 MAX_EXPONENT = 10
 MAX_CONSTANT = 1e15
+# Python calls SymPy may make to check a formula (derive.budget): about 1 to 3 s. The
+# built-in activations and the usual formulas (softsign, swish, mish, GELU) take under
+# 100,000; tanh nested 7 deep takes 1.5 million, and each level 4 times more.
+MAX_WORK = 2_000_000
 LARGEST, SMALLEST = Decimal("1e15"), Decimal("1e-15")  # number literals, in size
 FUNCTIONS = ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "sin", "cos")
 ALLOWED = f"numbers, x, + - * / ^, parentheses, {' '.join(FUNCTIONS)}"
@@ -493,14 +500,39 @@ def expressions(text: str, z: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr]:
 
 
 def problem(text: str) -> str | None:
-    """What is wrong with the formula `text`, for a spec error; None if it is usable."""
+    """What is wrong with the formula `text`, for a spec error; None if it is usable.
+
+    The work SymPy does is bounded (MAX_WORK): the expressions, and once more what the
+    derivation does for every neuron (the same expressions written in that neuron's z),
+    so that an accepted formula costs at most about that much per neuron.
+    """
     try:
-        expressions(text, sympy.Symbol("z"))
+        with bounded(MAX_WORK):
+            z, probe = sympy.Symbol("z"), sympy.Symbol("z_probe")
+            for expr in expressions(text, z):
+                expr.xreplace({z: probe})
     except FormulaError as err:
         return err.describe(text)
     except RecursionError:  # cannot happen within MAX_DEPTH; a clean message if it ever does
         return f'the formula "{text}" is too deeply nested'
+    except WorkExceeded:
+        depth = call_depth(parse(text))
+        nesting = f"; it nests {depth} functions in one another" if depth > 2 else ""
+        return (f'SymPy cannot work with the formula "{text}" in reasonable time (more than '
+                f"{MAX_WORK:,} steps{nesting}); each function nested in another multiplies the work: "
+                "write it with fewer levels")
     return None
+
+
+def call_depth(node: Node) -> int:
+    """How many functions are nested in one another: 2 in tanh(x*tanh(x))."""
+    if isinstance(node, Call):
+        return 1 + call_depth(node.argument)
+    if isinstance(node, Neg):
+        return call_depth(node.operand)
+    if isinstance(node, Bin):
+        return max(call_depth(node.left), call_depth(node.right))
+    return 0
 
 
 def guarded(function: Callable[..., object], name: str, text: str) -> Callable[..., object]:

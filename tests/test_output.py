@@ -39,10 +39,10 @@ def test_killed_writer_leaves_only_a_hidden_temporary_that_the_next_run_removes(
     writer = (
         "import sys, time\n"
         "from derive import output\n"
-        "def held_replace(source, target):\n"
+        "def held_rename(source, target, **folders):\n"
         "    print('writing', flush=True)\n"
         "    time.sleep(60)\n"
-        "output.os.replace = held_replace\n"
+        "output.os.rename = held_rename\n"
         "output.write_atomic(sys.argv[1], 'x' * 1_000_000)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", writer, str(out)], stdout=subprocess.PIPE,
