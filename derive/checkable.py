@@ -13,6 +13,7 @@ first place (derive.evaluate), so no line needs this.
 """
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
@@ -182,13 +183,49 @@ def paths_block(paths: Sequence[Sequence[object]], values: Sequence[object], res
     def path_product(v: list[Value]) -> Value:
         return product(v)
 
-    extras = [list(extra_digits([Check(path_product, value)], path, digits))
-              for path, value in zip(paths, values)]
+    extras = [list(product_extras(path, value, digits)) for path, value in zip(paths, values)]
     if len(paths) > 1:
         changed = settle_sum(paths, extras, result, digits)
         for k in changed:  # a digit more can undo a lucky cancellation: each path again
             extras[k] = list(extra_digits([Check(path_product, values[k])], paths[k], digits, extras[k]))
     return tuple(marked(path, e) for path, e in zip(paths, extras))
+
+
+def product_extras(factors: Sequence[object], value: object, digits: int) -> tuple[int, ...]:
+    """extra_digits for one product line, searched in doubles (a path has a handful of
+    factors and the search redoes it many times) and confirmed exactly once; where the
+    doubles cannot decide, or the confirmation fails, the exact search takes over."""
+    goal, unit = (float(x) for x in target(value, digits))
+    shown = Shown(factors, digits)
+    open_ = [i for i, v in enumerate(factors) if in_full(v, digits) is None]
+    extras = [0] * len(factors)
+
+    def redo(e: Sequence[int]) -> float:
+        return math.prod(float(shown.value(i, x)) for i, x in enumerate(e))
+
+    for _ in range(len(open_) * MAX_EXTRA + 1):
+        now = redo(extras)
+        if not (math.isfinite(now) and math.isfinite(goal)) or unit <= 1e-9 * abs(now):
+            break  # beyond what a double can decide: the exact search
+        if abs(now - goal) <= unit:
+            break
+        candidates = [i for i in open_ if extras[i] < MAX_EXTRA]
+        if not candidates:
+            break
+
+        def impact(i: int) -> float:
+            trial = list(extras)
+            trial[i] = MAX_EXTRA
+            return abs(redo(trial) - now)
+        extras[max(candidates, key=impact)] += 1
+
+    now = redo(extras)
+    if math.isfinite(now) and abs(now - goal) + 1e-12 * abs(now) < unit:
+        return tuple(extras)  # lands with room to spare for the doubles' rounding
+
+    def path_product(v: list[Value]) -> Value:
+        return product(v)
+    return extra_digits([Check(path_product, value)], factors, digits, extras)
 
 
 def settle_sum(paths: Sequence[Sequence[object]], extras: list[list[int]], result: object,
