@@ -241,13 +241,22 @@ def exam_files(exam: Exam, digits: int) -> dict[str, str | bytes]:
             for fmt in ("md", "tex"):
                 files[f"{folder}/{stem}.{fmt}"] = render(variant.solution, fmt, digits, kind)
         files[f"{folder}/key.json"] = render(variant.solution, "json", digits)
-        files[f"{folder}/spec.yaml"] = spec_yaml(variant.spec)  # derive solve remakes this key
+        files[f"{folder}/spec.yaml"] = variant_spec(variant, digits)
     files["key-all.tex"] = render_exam([v.solution for v in exam.variants], "solution", digits)
     files["worksheet-all.tex"] = render_exam([v.solution for v in exam.variants], "worksheet", digits)
     files["answers.json"] = answers_json(exam)
     files["answers.csv"] = answers_csv(exam)
     files["moodle.xml"] = render_moodle(exam, digits)
     return files
+
+
+def variant_spec(variant: Variant, digits: int) -> str:
+    """The variant's drawn spec, headed by the command that remakes its key (the key's
+    digits and rounding policy are options of the command, not keys of the spec)."""
+    options = (f" --digits {digits}" if digits != 4 else "") + \
+        (" --rounding by-hand" if variant.solution.policy == "by-hand" else "")
+    return (f"# Variant {variant.number} of an exam made by derive; its key is remade by\n"
+            f"#   derive solve spec.yaml{options}\n" + spec_yaml(variant.spec))
 
 
 def exam_pdfs(files: dict[str, str | bytes]) -> dict[str, bytes]:

@@ -45,6 +45,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write `data` to `path` as described in the module's docstring."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     name = str(path)
+    refuse_foreign_links(name)
     try:
         found = os.lstat(name)
     except FileNotFoundError:
@@ -134,7 +135,6 @@ def keep_owner(fd: int, old: os.stat_result) -> None:
 
 def write_through_link(name: str, payload: bytes) -> None:
     """`name` is a symbolic link: let the kernel follow it, then write what it leads to."""
-    refuse_foreign_link(name)
     try:
         fd = os.open(name, os.O_PATH | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -216,18 +216,55 @@ def write_into(name: str, payload: bytes) -> None:
         os.close(fd)
 
 
-def refuse_foreign_link(name: str) -> None:
-    """fs.protected_symlinks' rule, applied whatever the sysctl says: in a sticky
-    world-writable folder (/tmp), follow a link only if it is ours or the folder
-    owner's; else another user's link could make us (or root) overwrite any file."""
-    folder = os.path.dirname(name) or "."
+MAX_LINKS = 40  # as the kernel's path walk (ELOOP beyond)
+
+
+def refuse_foreign_links(name: str) -> None:
+    """fs.protected_symlinks' rule, applied whatever the sysctl says, to every link on
+    the way to `name` (a folder of the path, a link to a link, the name itself): in a
+    sticky world-writable folder (/tmp) a link is followed only if it is ours or the
+    folder owner's; else another user's link could make us (or root) overwrite any file.
+
+    The path is walked as the kernel walks it, one component at a time with lstat; a
+    component that does not exist ends the walk (nothing beyond it can be a link yet).
+    """
+    current = "/" if os.path.isabs(name) else os.getcwd()
+    pending = [part for part in name.split("/") if part]
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            current = os.path.dirname(current) or "/"
+            continue
+        candidate = os.path.join(current, part)
+        try:
+            found = os.lstat(candidate)
+        except OSError:
+            return
+        if not stat.S_ISLNK(found.st_mode):
+            current = candidate
+            continue
+        refuse_if_foreign(name, candidate, found, current)
+        hops += 1
+        if hops > MAX_LINKS:
+            return  # the kernel will say "too many levels of symbolic links"
+        target = os.readlink(candidate)
+        if os.path.isabs(target):
+            current = "/"
+        pending[:0] = [p for p in target.split("/") if p]
+
+
+def refuse_if_foreign(name: str, link: str, found: os.stat_result, folder: str) -> None:
     try:
-        link, parent = os.lstat(name), os.stat(folder)
+        parent = os.stat(folder)
     except OSError as err:
         raise OutputError(f"cannot write {name}: {reason(err)}") from None
     shared = parent.st_mode & stat.S_ISVTX and parent.st_mode & stat.S_IWOTH
-    if shared and link.st_uid not in (os.geteuid(), parent.st_uid):
-        raise OutputError(f"refusing to write {name}: it is a symbolic link (to {link_text(name)}) "
+    if shared and found.st_uid not in (os.geteuid(), parent.st_uid):
+        where = "it is" if os.path.abspath(link) == os.path.abspath(name) else f"its path leads through {link},"
+        raise OutputError(f"refusing to write {name}: {where} a symbolic link (to {link_text(link)}) "
                           f"owned by another user in the shared folder {folder}; remove it or "
                           "choose another name")
 
@@ -291,7 +328,8 @@ def current_umask() -> int:
 def kind(mode: int) -> str:
     for test, text in ((stat.S_ISDIR, "a folder"), (stat.S_ISBLK, "a block device"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISFIFO, "a FIFO")):
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISREG, "a file")):
         if test(mode):
             return text
     return "not a regular file"

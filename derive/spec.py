@@ -551,6 +551,10 @@ class Reader:
             self.problem(node, path, f"write numbers in plain decimal: YAML reads {shown(node.value)!r} "
                          f"as {value}")
             return None
+        if number == 0 and Decimal(node.value) != 0:
+            self.problem(node, path, f"{shown(node.value)} is closer to 0 than any number derive "
+                         "can compute with (the smallest is about 5e-324); write 0 if 0 is meant")
+            return None
         if Decimal(node.value) != Decimal(repr(number)):
             # derive computes with the decimal as written (0.1 is exactly 1/10), recovered from
             # the double; a number with more digits than a double holds would silently change

@@ -207,6 +207,21 @@ def test_solve_on_a_variants_spec_remakes_its_key(tmp_path: Path, worked: str) -
         assert again.stdout == (out / "variant-01" / name).read_text()
 
 
+@pytest.mark.parametrize("options", [("--digits", "3", "--rounding", "by-hand"), ("--digits", "6")])
+def test_a_variants_spec_names_the_options_that_remake_its_key(tmp_path: Path,
+                                                              options: tuple[str, ...]) -> None:
+    # digits and rounding are options of the command, not keys of the spec: spec.yaml
+    # says which to give, and given them, derive solve remakes the key byte for byte
+    out = tmp_path / "exam"
+    assert exam(out, "-n", "1", *options).exit_code == 0
+    text = (out / "variant-01" / "spec.yaml").read_text()
+    command = next(line for line in text.splitlines() if "derive solve spec.yaml" in line)
+    assert command.split("derive solve spec.yaml")[1].split() == list(options)
+    again = CliRunner().invoke(main, ["solve", str(out / "variant-01" / "spec.yaml"), *options])
+    assert again.exit_code == 0, again.output
+    assert again.stdout == (out / "variant-01" / "key.md").read_text()
+
+
 @pytest.mark.parametrize("problem", ["seed000_batch.yaml", "seed000_sequential.yaml", "q2_iterations.yaml"])
 def test_spec_yaml_keeps_samples_steps_and_reduction(tmp_path: Path, problem: str) -> None:
     from derive.spec import load_spec, spec_yaml

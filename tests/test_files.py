@@ -176,6 +176,35 @@ def test_another_users_link_in_a_sticky_folder_is_not_followed(tmp_path: Path) -
     assert link.is_symlink() and os.readlink(link) == str(victim)
 
 
+def test_another_users_link_as_a_folder_of_the_path_is_not_followed(tmp_path: Path) -> None:
+    # -o sticky/dl/key.md where dl is nobody's link to root's folder
+    need_root("a link owned by another user (lchown)")
+    shared = sticky_folder(tmp_path)
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "key.md").write_text("root's file\n")
+    link = shared / "dl"
+    link.symlink_to(private)
+    os.lchown(link, NOBODY, NOBODY)
+    clean_error(run("solve", Q2, "-o", link / "key.md"), "symbolic link", "another user", str(link))
+    assert (private / "key.md").read_text() == "root's file\n"
+
+
+def test_another_users_link_second_in_a_chain_is_not_followed(tmp_path: Path) -> None:
+    # root's own link -> nobody's link in the sticky folder -> root's file
+    need_root("a link owned by another user (lchown)")
+    shared = sticky_folder(tmp_path)
+    victim = tmp_path / "victim.conf"
+    victim.write_text("root's file\n")
+    foreign = shared / "theirs"
+    foreign.symlink_to(victim)
+    os.lchown(foreign, NOBODY, NOBODY)
+    mine = tmp_path / "mine.md"
+    mine.symlink_to(foreign)
+    clean_error(run("solve", Q2, "-o", mine), "symbolic link", "another user")
+    assert victim.read_text() == "root's file\n"
+
+
 def test_own_link_in_a_sticky_folder_is_followed_and_kept(tmp_path: Path) -> None:
     shared = sticky_folder(tmp_path)
     target = tmp_path / "real.md"
@@ -263,7 +292,9 @@ def test_exam_out_of_inodes_leaves_nothing(tmp_path: Path) -> None:
 def test_exam_below_a_file_or_over_a_file(tmp_path: Path) -> None:
     (tmp_path / "file.txt").write_text("x")
     clean_error(run("exam", Q2_EXAM, "-n", "1", "--no-pdf", "-o", tmp_path / "file.txt" / "exam"), "file.txt")
-    clean_error(run("exam", Q2_EXAM, "-n", "1", "--no-pdf", "-o", tmp_path / "file.txt"), "not a folder")
+    message = clean_error(run("exam", Q2_EXAM, "-n", "1", "--no-pdf", "-o", tmp_path / "file.txt"),
+                          "not a folder", "it is a file")
+    assert "not a regular file" not in message
     assert (tmp_path / "file.txt").read_text() == "x"
 
 

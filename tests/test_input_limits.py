@@ -207,3 +207,13 @@ def test_a_tiny_value_is_reported_in_a_readable_message(tmp_path: Path) -> None:
     assert result.exit_code == 2 and result.stderr.startswith(f"derive: error: {path}: ")
     assert len(result.stderr) < 400 and not re.search(r"\d{21}", result.stderr), result.stderr
     assert re.search(r"1\.44\d*e\+?300", result.stderr), result.stderr  # 1 / ln 2 = 1.4427
+
+
+def test_a_number_below_every_double_says_so(tmp_path: Path) -> None:
+    # 1e-400 reads as 0.0: the reason is its size, not its number of digits
+    path = tmp_path / "spec.yaml"
+    path.write_text(ONE_OUTPUT.replace("x1: 1, x2: 2", "x1: 1e-400, x2: 2").replace("notation:\n  names:\n", ""))
+    result = CliRunner().invoke(main, ["solve", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "1e-400 is closer to 0 than any number" in result.stderr, result.stderr
+    assert "significant digits" not in result.stderr
