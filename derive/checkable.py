@@ -195,13 +195,13 @@ def product_extras(factors: Sequence[object], value: object, digits: int) -> tup
     """extra_digits for one product line, searched in doubles (a path has a handful of
     factors and the search redoes it many times) and confirmed exactly once; where the
     doubles cannot decide, or the confirmation fails, the exact search takes over."""
-    goal, unit = (float(x) for x in target(value, digits))
+    goal, unit = (double(x) for x in target(value, digits))
     shown = Shown(factors, digits)
     open_ = [i for i, v in enumerate(factors) if in_full(v, digits) is None]
     extras = [0] * len(factors)
 
     def redo(e: Sequence[int]) -> float:
-        return math.prod(float(shown.value(i, x)) for i, x in enumerate(e))
+        return math.prod(double(shown.value(i, x)) for i, x in enumerate(e))
 
     for _ in range(len(open_) * MAX_EXTRA + 1):
         now = redo(extras)
@@ -226,6 +226,15 @@ def product_extras(factors: Sequence[object], value: object, digits: int) -> tup
     def path_product(v: list[Value]) -> Value:
         return product(v)
     return extra_digits([Check(path_product, value)], factors, digits, extras)
+
+
+def double(value: Value) -> float:
+    """A value as a double; beyond a double's range, infinite (the doubles then give up
+    and the exact search decides)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def settle_sum(paths: Sequence[Sequence[object]], extras: list[list[int]], result: object,
