@@ -71,9 +71,11 @@ def delta_section(derivation: Derivation, values: Values, tasks: dict[str, str |
         units = network.layers[number - 1]
         lines = tuple(delta_line(derivation, unit, values.deltas[unit.name], known, shown)
                       for unit in units if unit.name in values.deltas)
+        # each parameter once, where it is first used (a shared one: its first map entry)
         gradients = tuple(delta_gradient(derivation, parameter, values, known, tasks, shown)
                           for unit in units if unit.name in values.deltas
-                          for parameter in (*unit.weights, unit.bias))
+                          for parameter in (*unit.weights, unit.bias)
+                          if network.uses[parameter.key][0] is parameter)  # type: ignore[union-attr]
         layers.append(DeltaLayer(number, number == len(network.layers), lines, gradients))
     return Section("delta", "backward", tuple(layers))
 
@@ -113,12 +115,17 @@ def pick(numbers: dict[Symbol, object], expr: sympy.Expr) -> dict[Symbol, object
 
 def delta_gradient(derivation: Derivation, parameter: object, values: Values, known: dict[Symbol, object],
                    tasks: dict[str, str | None], shown: Shown) -> DeltaGradient:
+    """dL/dw = a_i delta_j (dL/db = delta_j); for a shared parameter, the sum of these
+    over its uses (a kernel weight: one term per position of the map)."""
     network, sym = derivation.network, derivation.symbols
-    delta = delta_symbol(network.units[parameter.neuron])  # type: ignore[attr-defined]
     key = parameter.key  # type: ignore[attr-defined]
     value = values.delta_gradients[key]
-    if parameter.kind == "bias":  # type: ignore[attr-defined]
-        return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], delta, None, value)  # type: ignore[attr-defined]
-    formula = sym[network.units[parameter.source].a_symbol] * delta  # type: ignore[attr-defined,index]
+    terms = [delta_symbol(network.units[use.neuron]) if use.kind == "bias" else
+             sympy.Mul(sym[network.units[use.source].a_symbol], delta_symbol(network.units[use.neuron]),  # type: ignore[index]
+                       evaluate=False)
+             for use in network.uses[key]]
+    if len(terms) == 1 and parameter.kind == "bias":  # type: ignore[attr-defined]
+        return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], terms[0], None, value)  # type: ignore[attr-defined]
+    formula = terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
     numbers = shown.formula(formula, {s: known[s] for s in formula.free_symbols}, value)
     return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], formula, numbers, value)  # type: ignore[attr-defined]

@@ -378,7 +378,8 @@ class Builder:
                     from_z[c] for c in self.network.consumers[unit.name])
             for unit in layer:
                 from_z[unit.name] = sum(from_a[k] for k in self.activation_targets(unit.name))
-        worst = max(from_z.values())
+        # a shared parameter's paths are those of every neuron it enters
+        worst = max(sum(from_z[use.neuron] for use in uses) for uses in self.network.uses.values())
         if worst > self.max_paths:
             raise DeriveError(
                 f"a parameter of this network has {worst} chain-rule paths and the limit is "
@@ -408,14 +409,18 @@ class Builder:
         return found
 
     def gradient_of(self, parameter: Parameter) -> Gradient:
+        """The paths of every use of the parameter: one neuron's for a dense weight or
+        bias, every map entry's for a shared kernel weight or map bias."""
         symbol = self.sym(parameter.symbol)
-        if parameter.kind == "weight":
-            term = {W: symbol, X: self.a_of(parameter.source)}  # type: ignore[arg-type]
-            last = self.linear_local("parameter", parameter.neuron, symbol, "weight", term)
-        else:
-            last = self.linear_local("parameter", parameter.neuron, symbol, "bias", {B: symbol})
-        paths = tuple(Path(chain + (last,)) for chain in self.paths_from(parameter.neuron))
-        return Gradient(parameter, symbol, paths)
+        paths: list[Path] = []
+        for use in self.network.uses[parameter.key]:
+            if use.kind == "weight":
+                term = {W: symbol, X: self.a_of(use.source)}  # type: ignore[arg-type]
+                last = self.linear_local("parameter", use.neuron, symbol, "weight", term)
+            else:
+                last = self.linear_local("parameter", use.neuron, symbol, "bias", {B: symbol})
+            paths.extend(Path(chain + (last,)) for chain in self.paths_from(use.neuron))
+        return Gradient(parameter, symbol, tuple(paths))
 
 
 def loss_value(rule: LossRule) -> Callable[..., Value]:

@@ -28,7 +28,7 @@ from sympy import Symbol
 
 from .derivation import L, Derivation, Local
 from .errors import NumericError
-from .network import Network, Unit
+from .network import Network
 from .numeric import Value, inexact, product, total, value_of
 from .rounding import by_hand
 
@@ -200,12 +200,16 @@ def delta_values(derivation: Derivation, values: dict[Symbol, Value],
 
 def delta_gradient(derivation: Derivation, parameter: object, values: dict[Symbol, Value],
                    deltas: dict[str, Value], keep: Keep) -> Value:
-    """dL/dw_ij = a_i * delta_j and dL/db_j = delta_j, from the shown values."""
-    delta = deltas.get(parameter.neuron, ZERO)  # type: ignore[attr-defined]
-    if parameter.kind == "bias":  # type: ignore[attr-defined]
-        return delta
-    source: Unit = derivation.network.units[parameter.source]  # type: ignore[attr-defined]
-    return keep(product((values[derivation.symbols[source.a_symbol]], delta)))
+    """dL/dw_ij = a_i * delta_j and dL/db_j = delta_j, from the shown values; a shared
+    parameter's is the sum of these over its uses, rounded once."""
+    network, sym = derivation.network, derivation.symbols
+    uses = network.uses[parameter.key]  # type: ignore[attr-defined]
+    if len(uses) == 1 and parameter.kind == "bias":  # type: ignore[attr-defined]
+        return deltas.get(parameter.neuron, ZERO)  # type: ignore[attr-defined]
+    terms = [deltas.get(use.neuron, ZERO) if use.kind == "bias" else
+             product((values[sym[network.units[use.source].a_symbol]], deltas.get(use.neuron, ZERO)))  # type: ignore[index]
+             for use in uses]
+    return keep(total(terms))
 
 
 def number(value: Value) -> object:

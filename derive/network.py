@@ -28,15 +28,27 @@ A_LETTER = re.compile(r"a(?=[_^']|\Z)")
 
 
 class Parameter(NamedTuple):
+    """A weight or bias as it enters one neuron's z: one edge (source -> neuron) of the
+    parameter, or the neuron it is the bias of.
+
+    A parameter may be shared: a convolution kernel's entry is the weight of many edges,
+    a map's bias the bias of every entry of the map. Each use is a Parameter of its own
+    (its own edge), and all of them carry the same `shared` key, symbol and value: the
+    network has one parameter of that key, and its gradient sums over every use.
+    """
+
     kind: str  # "weight" or "bias"
     neuron: str  # the neuron whose pre-activation z it enters
     source: str | None  # for a weight: the unit the edge comes from
     symbol: str  # LaTeX notation, e.g. w_{11}^{(1)}
     value: object  # a Given from the spec; a later step: as computed (exact or not)
+    shared: str | None = None  # the key of a parameter used on several edges
 
     @property
     def key(self) -> str:
-        """A stable identifier, e.g. 'x1->h1' for a weight and 'h1' for a bias."""
+        """A stable identifier, e.g. 'x1->h1' for a weight and 'b:h1' for a bias."""
+        if self.shared is not None:
+            return self.shared
         return f"{self.source}->{self.neuron}" if self.kind == "weight" else f"b:{self.neuron}"
 
 
@@ -83,8 +95,23 @@ class Network:
 
     @cached_property
     def parameters(self) -> tuple[Parameter, ...]:
-        """Every weight and bias in spec order: layer by layer, weights then bias."""
-        return tuple(p for n in self.neurons for p in (*n.weights, n.bias))
+        """Every weight and bias in spec order, layer by layer, weights then bias; a
+        shared parameter once, as its first use."""
+        first: dict[str, Parameter] = {}
+        for n in self.neurons:
+            for p in (*n.weights, n.bias):
+                first.setdefault(p.key, p)  # type: ignore[union-attr]
+        return tuple(first.values())
+
+    @cached_property
+    def uses(self) -> dict[str, tuple[Parameter, ...]]:
+        """Every use of each parameter (by key): one for a dense weight or bias, one per
+        edge or map entry for a shared one."""
+        found: dict[str, list[Parameter]] = {}
+        for n in self.neurons:
+            for p in (*n.weights, n.bias):
+                found.setdefault(p.key, []).append(p)  # type: ignore[union-attr]
+        return {key: tuple(ps) for key, ps in found.items()}
 
     def weight(self, source: str, neuron: str) -> Parameter:
         """The weight on the edge source -> neuron."""
