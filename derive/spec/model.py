@@ -1,0 +1,126 @@
+"""The spec as read: its data classes and the words a spec is written in.
+
+A value the spec gives is a number or, for exams, a Draw made afresh for every variant
+(see derive.spec.draws); `lowest` and `highest` bound either kind.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Union
+
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")
+LOSSES = (
+    "squared_error",
+    "half_squared_error",
+    "mean_squared_error",
+    "binary_cross_entropy",
+    "cross_entropy",
+)
+DEFAULT_LEAKY_SLOPE = 0.01
+MAX_STEPS = 50  # iterations written out; beyond this nobody reads the working
+
+TOP_REQUIRED = ("layers", "loss", "learning_rate")  # and inputs + targets, or samples
+REDUCTIONS = ("mean", "sum", "sequential")
+MAX_SAMPLES = 20
+FORMS = ("auto", "paths", "delta", "both")  # worked.form and --form: the backward pass shown
+POLICIES = ("exact", "by-hand")  # --rounding: how values are carried from step to step
+TOP_OPTIONAL = ("inputs", "targets", "samples", "reduction", "title", "asked", "exam", "worked", "steps",
+                "notation")
+NOTATION_CHOICES = {"parameters": ("layered", "flat"), "index_order": ("from-to", "to-from"),
+                    "units": ("layered", "flat")}
+
+
+class Activation(NamedTuple):
+    name: str
+    slope: float | None = None  # leaky_relu only
+    formula: str | None = None  # a custom activation: f(x) as written (see derive.formula)
+
+
+class Draw(NamedTuple):
+    """A value drawn afresh for every exam variant instead of given."""
+
+    kind: str  # "uniform" or "choice"
+    low: float = 0.0  # uniform: the range
+    high: float = 0.0
+    decimals: int = 2  # uniform: rounded (half away from zero) to this many places
+    options: tuple[float, ...] = ()  # choice: the values to pick from
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (self.low, self.high) if self.kind == "uniform" else (min(self.options), max(self.options))
+
+
+Value = Union[float, Draw]
+
+
+class Worked(NamedTuple):
+    """Which worked forms the answer shows (the CLI's --form/--matrix/--closed-form
+    override or add to these)."""
+
+    form: str = "auto"  # "auto", "paths", "delta" or "both"
+    matrix: bool = False
+    closed_form: bool = False
+
+
+class SymbolName(NamedTuple):
+    """One custom symbol of `notation.names`, with where it was written (for messages)."""
+
+    key: str  # "a:x1" (an input or a neuron's activation), "z:h1", "b:h1", "y:o", or "x1->h1"
+    symbol: str  # in the form of symbol_form: w_1 is kept as w_{1}
+    line: int | None = None
+    path: str = ""
+
+
+class Notation(NamedTuple):
+    """How the working names things (docs/spec.md, "Notation options"); derive.network
+    turns it into the symbols."""
+
+    parameters: str = "layered"  # or "flat": w_1, w_2, ... and b_1, b_2, ... in spec order
+    index_order: str = "from-to"  # w_{ij}: from unit i to neuron j; or "to-from" (Nielsen)
+    units: str = "layered"  # or "flat": a_1, a_2, ... and z_1, z_2, ... over all neurons
+    names: tuple[SymbolName, ...] = ()
+
+
+class Constraints(NamedTuple):
+    """When an exam variant's draw is rejected and drawn again (see derive.exam)."""
+
+    max_abs_z: float = 6.0  # sigmoid/tanh saturation: |z| beyond this
+    max_tries: int = 1000  # draws per variant before giving up
+
+
+class NeuronSpec(NamedTuple):
+    name: str
+    bias: Value
+    weights: tuple[tuple[str, Value], ...]  # (source name, value), in spec order
+
+
+class LayerSpec(NamedTuple):
+    activation: Activation
+    neurons: tuple[NeuronSpec, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: str  # file name as the user gave it, for messages
+    title: str
+    inputs: tuple[tuple[str, Value], ...]
+    layers: tuple[LayerSpec, ...]
+    targets: tuple[tuple[str, Value], ...]
+    loss: str
+    learning_rate: Value
+    asked: tuple[str, ...] = ()  # parameter keys whose gradients are asked; () = all
+    constraints: Constraints = Constraints()
+    worked: Worked = Worked()
+    steps: int = 1  # gradient-descent iterations, each from the previous one's updated values
+    # several samples: each one's inputs and targets (inputs/targets above are the first's)
+    samples: tuple[tuple[tuple[tuple[str, Value], ...], tuple[tuple[str, Value], ...]], ...] = ()
+    reduction: str = "mean"  # samples: mean or sum of the gradients, one update; or sequential
+    notation: Notation = Notation()
+
+
+def lowest(value: Value) -> float:
+    return value.bounds[0] if isinstance(value, Draw) else value
+
+
+def highest(value: Value) -> float:
+    return value.bounds[1] if isinstance(value, Draw) else value

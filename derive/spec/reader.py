@@ -1,0 +1,152 @@
+"""The whole spec in one pass: Reader joins the readers of each concern, and reads
+the top-level mapping and the options that shape the answer."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from yaml.nodes import Node, ScalarNode, SequenceNode
+
+from ..errors import SpecError
+from .documents import compose, join, kind_of, names_in, read_spec, scalar_value, shown
+from .layers import DataReader, first_sample_part
+from .model import (
+    FORMS,
+    LOSSES,
+    MAX_STEPS,
+    REDUCTIONS,
+    TOP_OPTIONAL,
+    TOP_REQUIRED,
+    Constraints,
+    LayerSpec,
+    Notation,
+    Spec,
+    Worked,
+    lowest,
+)
+from .notation import NotationReader
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate the spec at `path`; raise SpecError listing every problem."""
+    return parse_spec(read_spec(path), str(path))
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Spec:
+    """Validate spec text; `source` names it in messages."""
+    root = compose(text, source)
+    reader = Reader(source)
+    spec = reader.spec(root)
+    if reader.problems or spec is None:
+        raise SpecError(reader.problems)
+    return spec
+
+
+class Reader(DataReader, NotationReader):
+    """Walks the node tree, building the Spec and collecting every problem."""
+
+    def spec(self, root: Node) -> Spec | None:
+        entries = self.mapping(root, "")
+        if entries is None:
+            return None
+        self.keys(root, "", entries, TOP_REQUIRED, TOP_OPTIONAL)
+        title = "Backpropagation"
+        if "title" in entries:
+            title = self.text(entries["title"][1], "title") or title
+        self.sample_keys(root, entries)
+        first = entries["inputs"][1] if "inputs" in entries else first_sample_part(entries, "inputs")
+        inputs = self.inputs(first) if first is not None and "inputs" in entries else ()
+        # every input name as written, even one whose value is wrong: that value is
+        # reported once, not again at every weight that comes from the input
+        input_names = names_in(first) if first is not None else []
+        layers = self.layers(entries["layers"][1], input_names) if "layers" in entries else ()
+        loss = self.choice(entries["loss"][1], "loss", LOSSES, "loss") if "loss" in entries else None
+        targets = self.targets(entries["targets"][1], loss) if "targets" in entries else ()
+        samples = self.samples(entries["samples"][1], loss, input_names) if "samples" in entries else ()
+        if samples:
+            inputs, targets = samples[0]
+        reduction = self.choice(entries["reduction"][1], "reduction", REDUCTIONS, "reduction") \
+            if "reduction" in entries else "mean"
+        eta = None
+        if "learning_rate" in entries:
+            node = entries["learning_rate"][1]
+            eta = self.value(node, "learning_rate")
+            if eta is not None and lowest(eta) <= 0:
+                self.problem(node, "learning_rate", f"must be greater than 0, found {node.value}")
+        asked = self.asked(entries["asked"][1], layers) if "asked" in entries else ()
+        constraints = self.constraints(entries["exam"][1]) if "exam" in entries else Constraints()
+        worked = self.worked(entries["worked"][1]) if "worked" in entries else Worked()
+        target_names = names_in(entries["targets"][1] if "targets" in entries
+                                else first_sample_part(entries, "targets"))
+        notation = self.notation(entries["notation"][1], input_names, layers, target_names) \
+            if "notation" in entries else Notation()
+        steps = self.steps(entries["steps"][1]) if "steps" in entries else 1
+        if self.problems or loss is None or eta is None:
+            return None
+        return Spec(self.source, title, inputs, layers, targets, loss, eta, asked=asked,
+                    constraints=constraints, worked=worked, steps=steps, notation=notation,
+                    samples=samples, reduction=reduction or "mean")
+
+    def steps(self, node: Node) -> int:
+        """steps: N, the number of gradient-descent iterations worked."""
+        value = scalar_value(node) if isinstance(node, ScalarNode) else None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STEPS:
+            self.problem(node, "steps", f"expected a whole number from 1 to {MAX_STEPS}, found {kind_of(node)}")
+            return 1
+        return value
+
+    def worked(self, node: Node) -> Worked:
+        """worked: {form: delta, matrix: true, closed_form: true}"""
+        entries = self.mapping(node, "worked")
+        if entries is None:
+            return Worked()
+        self.keys(node, "worked", entries, (), Worked._fields)
+        settings: dict[str, object] = {}
+        if "form" in entries:
+            form = self.choice(entries["form"][1], "worked.form", FORMS, "form")
+            if form is not None:
+                settings["form"] = form
+        for key in ("matrix", "closed_form"):
+            if key in entries:
+                value_node = entries[key][1]
+                value = scalar_value(value_node) if isinstance(value_node, ScalarNode) else None
+                if not isinstance(value, bool):
+                    self.problem(value_node, join("worked", key), f"expected true or false, found {kind_of(value_node)}")
+                else:
+                    settings[key] = value
+        return Worked(**settings)  # type: ignore[arg-type]
+
+    def asked(self, node: Node, layers: tuple[LayerSpec, ...]) -> tuple[str, ...]:
+        """Asked gradients: "x1->h1" for a weight, "h1" for the bias of h1."""
+        if not isinstance(node, SequenceNode) or not node.value:
+            self.problem(node, "asked", f"expected a list such as [x1->h1, h1], found {kind_of(node)}")
+            return ()
+        known = {f"{source}->{n.name}": f"{source}->{n.name}" for layer in layers
+                 for n in layer.neurons for source, _ in n.weights}
+        known.update({n.name: f"b:{n.name}" for layer in layers for n in layer.neurons})
+        found = []
+        for i, item in enumerate(node.value):
+            text = self.text(item, f"asked[{i}]")
+            if text is None:
+                continue
+            key = text.replace(" ", "")
+            if key not in known:
+                self.problem(item, f"asked[{i}]", f"no weight or bias {shown(text)!r} (write a weight "
+                             "as source->neuron, a bias as the neuron's name)")
+                continue
+            found.append(known[key])
+        return tuple(found)
+
+    def constraints(self, node: Node) -> Constraints:
+        entries = self.mapping(node, "exam")
+        if entries is None:
+            return Constraints()
+        self.keys(node, "exam", entries, (), Constraints._fields)
+        settings = {}
+        for key, (_, value_node) in entries.items():
+            if key in Constraints._fields:
+                value = self.number(value_node, join("exam", key))
+                if value is not None and value <= 0:
+                    self.problem(value_node, join("exam", key), f"must be greater than 0, found {value_node.value}")
+                elif value is not None:
+                    settings[key] = int(value) if key == "max_tries" else value
+        return Constraints(**settings)
