@@ -74,8 +74,8 @@ def delta_section(derivation: Derivation, values: Values, tasks: dict[str, str |
         # each parameter once, where it is first used (a shared one: its first map entry)
         gradients = tuple(delta_gradient(derivation, parameter, values, known, tasks, shown)
                           for unit in units if unit.name in values.deltas
-                          for parameter in (*unit.weights, unit.bias)
-                          if network.uses[parameter.key][0] is parameter)  # type: ignore[union-attr]
+                          for parameter in unit.parameters
+                          if network.uses[parameter.key][0] is parameter)
         layers.append(DeltaLayer(number, number == len(network.layers), lines, gradients))
     return Section("delta", "backward", tuple(layers))
 
@@ -93,7 +93,8 @@ def delta_line(derivation: Derivation, unit: Unit, value: object, known: dict[Sy
         if (a_k, z) not in local:
             continue
         inner = [local[(L, a_k)].formula] if (L, a_k) in local else []
-        inner += [sym[network.weight(k.name, c).symbol] * delta_symbol(network.units[c])
+        # dz_c/da_k times delta_c: the weight on the edge, or a pooling unit's routing
+        inner += [local[(sym[network.units[c].z_symbol], a_k)].formula * delta_symbol(network.units[c])  # type: ignore[index]
                   for c in network.consumers[k.name] if delta_symbol(network.units[c]) in known]
         terms.append((local[(a_k, z)].formula, inner))
     if len(terms) == 1:  # elementwise: f'(z) times the sum of what flows back

@@ -228,6 +228,8 @@ class Forward(NamedTuple):
     generic: tuple[Symbol, ...]  # its generic arguments (z, or z_1..z_n for softmax) ...
     args: tuple[Symbol, ...]  # ... and the network's z symbols they stand for
     activate: Callable[..., mpmath.mpf]  # a from the args' values
+    pool: str | None = None  # a pooling unit: z is the max or mean of `sources`
+    sources: tuple[Symbol, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,9 +290,13 @@ class Builder:
                           loss_args, tuple(self.locals.values()), gradients)
 
     def forward_of(self, neuron: Unit) -> Forward:
+        z, a = self.z_of(neuron.name), self.a_of(neuron.name)
+        if neuron.pool is not None:
+            rule = activation_rule(neuron.activation)  # type: ignore[arg-type]
+            return Forward(neuron, z, a, (), None, rule.name, rule.shown, (Z,), (z,), rule.f,  # type: ignore[arg-type]
+                           neuron.pool, tuple(self.a_of(s) for s in neuron.sources))
         terms = tuple((self.sym(w.symbol), self.a_of(w.source)) for w in neuron.weights)  # type: ignore[arg-type]
         bias = self.sym(neuron.bias.symbol)  # type: ignore[union-attr]
-        z, a = self.z_of(neuron.name), self.a_of(neuron.name)
         if neuron.activation.name == "softmax":  # type: ignore[union-attr]
             layer = self.network.layers[neuron.layer - 1]
             rule = softmax_rule(len(layer))
@@ -403,10 +409,37 @@ class Builder:
             found.append((self.loss_local(name, self.sym(targets[name])),))
         a = self.a_of(name)
         for consumer in self.network.consumers[name]:
-            weight = self.sym(self.network.weight(name, consumer).symbol)
-            edge = self.linear_local("edge", consumer, a, "source", {W: weight, X: a})
+            if self.network.units[consumer].pool is not None:
+                edge = self.pool_local(consumer, name)
+            else:
+                weight = self.sym(self.network.weight(name, consumer).symbol)
+                edge = self.linear_local("edge", consumer, a, "source", {W: weight, X: a})
             found.extend(chain + (edge,) for chain in self.paths_from(consumer))
         return found
+
+    def pool_local(self, pool: str, source: str) -> Local:
+        """dz/da of a pooling unit's z with respect to one of its sources: 1/n for the
+        mean; for the maximum, 1 at the first maximal source in row-major order (a tie
+        goes to the first, as every deep-learning library does) and 0 at the others."""
+        unit = self.network.units[pool]
+        z, a = self.z_of(pool), self.a_of(source)
+        sources = tuple(self.a_of(s) for s in unit.sources)
+        position = unit.sources.index(source)
+
+        def make() -> Local:
+            if unit.pool == "average":
+                share = sympy.Rational(1, len(sources))
+                value = Fraction(1, len(sources))
+                return Local("edge", z, a, share, (), lambda: value)
+            # 1 where a is above every earlier source and not below any later one
+            above = [a > s for s in sources[:position]] + [a >= s for s in sources[position + 1:]]
+            formula = sympy.Piecewise((1, sympy.And(*above)), (0, True)) if above else sympy.Integer(1)
+
+            def routed(*values: Value) -> Fraction:
+                first = max(range(len(values)), key=lambda i: (values[i], -i))
+                return Fraction(int(first == position))
+            return Local("edge", z, a, formula, sources, routed)
+        return self.local(z, a, make)
 
     def gradient_of(self, parameter: Parameter) -> Gradient:
         """The paths of every use of the parameter: one neuron's for a dense weight or

@@ -26,7 +26,7 @@ from typing import Callable
 import mpmath
 from sympy import Symbol
 
-from .derivation import L, Derivation, Local
+from .derivation import L, Derivation, Forward, Local
 from .errors import NumericError
 from .network import Network
 from .numeric import Value, inexact, product, total, value_of
@@ -119,12 +119,21 @@ def forward(derivation: Derivation, network: Network, keep: Keep,
     for layer in derivation.forward:
         # every z of the layer first: a softmax output needs all of them
         for step in layer:
-            z = total([product((values[w], values[a])) for w, a in step.terms] + [values[step.bias]])
+            z = pooled(step, values) if step.pool else \
+                total([product((values[w], values[a])) for w, a in step.terms] + [values[step.bias]])
             values[step.z] = zs[step.z] = keep(check(z, f"z of neuron {step.neuron.name!r}"))
         for step in layer:
             a = step.activate(*[values[s] for s in step.args])
             values[step.a] = keep(check(a, f"the activation of neuron {step.neuron.name!r}"))
     return zs
+
+
+def pooled(step: Forward, values: dict[Symbol, Value]) -> Value:
+    """A pooling unit's z: the maximum or the mean of its sources' outputs."""
+    inputs = [values[s] for s in step.sources]
+    if step.pool == "max":
+        return max(inputs)
+    return product((Fraction(1, len(inputs)), total(inputs)))
 
 
 def step_values(derivation: Derivation, network: Network, keep: Keep, policy: str,
@@ -191,7 +200,8 @@ def delta_values(derivation: Derivation, values: dict[Symbol, Value],
             for k in outputs:
                 a_k = sym[k.a_symbol]
                 inner = [factor((L, a_k))] if (L, a_k) in local else []
-                inner += [product((values[sym[network.weight(k.name, c).symbol]], deltas[c]))
+                # dz_c/da_k: the weight on the edge, or a pooling unit's routing
+                inner += [product((local_values[(sym[network.units[c].z_symbol], a_k)], deltas[c]))  # type: ignore[index]
                           for c in network.consumers[k.name] if c in deltas]
                 terms.append(product((factor((a_k, z)), total(inner))))
             deltas[unit.name] = keep(check(total(terms), f"the delta of neuron {unit.name!r}"))

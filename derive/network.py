@@ -53,7 +53,12 @@ class Parameter(NamedTuple):
 
 
 class Unit(NamedTuple):
-    """An input (layer 0) or a neuron (layer >= 1)."""
+    """An input (layer 0) or a neuron (layer >= 1).
+
+    A neuron's z is sum w a + b over its weights, or, for a pooling unit (`pool`), the
+    maximum or the mean of its `sources` (no parameters: a max-pool unit is a unit with
+    many inputs whose local derivative routes the gradient to the first maximum).
+    """
 
     name: str
     layer: int
@@ -64,6 +69,13 @@ class Unit(NamedTuple):
     weights: tuple[Parameter, ...] = ()
     bias: Parameter | None = None
     value: object = None  # inputs only: a Given
+    pool: str | None = None  # "max" or "average" for a pooling unit
+    sources: tuple[str, ...] = ()  # a pooling unit's inputs, in row-major order
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        """Its weights, then its bias (a pooling unit has neither)."""
+        return self.weights + ((self.bias,) if self.bias is not None else ())
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,8 @@ class Network:
         for neuron in self.neurons:
             for weight in neuron.weights:
                 found[weight.source].append(neuron.name)  # type: ignore[index]
+            for source in neuron.sources:
+                found[source].append(neuron.name)
         return {name: tuple(names) for name, names in found.items()}
 
     @cached_property
@@ -99,8 +113,8 @@ class Network:
         shared parameter once, as its first use."""
         first: dict[str, Parameter] = {}
         for n in self.neurons:
-            for p in (*n.weights, n.bias):
-                first.setdefault(p.key, p)  # type: ignore[union-attr]
+            for p in n.parameters:
+                first.setdefault(p.key, p)
         return tuple(first.values())
 
     @cached_property
@@ -109,8 +123,8 @@ class Network:
         edge or map entry for a shared one."""
         found: dict[str, list[Parameter]] = {}
         for n in self.neurons:
-            for p in (*n.weights, n.bias):
-                found.setdefault(p.key, []).append(p)  # type: ignore[union-attr]
+            for p in n.parameters:
+                found.setdefault(p.key, []).append(p)
         return {key: tuple(ps) for key, ps in found.items()}
 
     def weight(self, source: str, neuron: str) -> Parameter:
@@ -125,7 +139,7 @@ def with_values(network: Network, values: dict[str, float]) -> Network:
         return parameter._replace(value=values.get(parameter.key, parameter.value))
 
     layers = tuple(tuple(unit._replace(weights=tuple(swap(w) for w in unit.weights),
-                                       bias=swap(unit.bias))  # type: ignore[arg-type]
+                                       bias=swap(unit.bias) if unit.bias is not None else None)
                          for unit in layer) for layer in network.layers)
     return replace(network, layers=layers)
 

@@ -140,6 +140,8 @@ def build(expr: sympy.Basic, index: dict[sympy.Symbol, int]) -> Closure:
         return lambda v: power(base(v), exponent(v))
     if type(expr) in RELATIONS:
         return relation(RELATIONS[type(expr)], *parts)
+    if isinstance(expr, sympy.And):  # a max-pool unit's "first maximum" condition
+        return lambda v: all(part(v) for part in parts)
     if type(expr) in (sympy.Max, sympy.Min):  # ReLU as a teacher writes it: max(0, z)
         return extremum(max if type(expr) is sympy.Max else min, parts)
     if type(expr) in FUNCTIONS:

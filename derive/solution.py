@@ -94,7 +94,7 @@ class ForwardLine(NamedTuple):
     task: str | None  # "1.k": the worksheet task this line answers (first iteration only)
     neuron: str
     z: Symbol
-    z_formula: LinearSum
+    z_formula: LinearSum | sympy.Expr  # a pooling unit's: max(...) or the mean
     z_numbers: Substituted
     z_value: float
     a: Symbol
@@ -194,13 +194,14 @@ class DiagramNode(NamedTuple):
     row: float  # position in its column, centred on 0
     bias: float | None  # neurons only
     bias_symbol: Symbol | None
+    kind: str = "neuron"  # "input", "neuron", or a pooling unit's "max" / "average"
 
 
 class DiagramEdge(NamedTuple):
     source: str
     target: str
-    symbol: Symbol
-    value: float
+    symbol: Symbol | None  # None: an edge into a pooling unit, which carries no weight
+    value: float | None
     skip: bool  # jumps over at least one layer
     label_pos: float  # where along the edge (0 = source, 1 = target) its weight is written
 
@@ -324,13 +325,16 @@ def diagram_of(derivation: Derivation, network: Network) -> Diagram:
     nodes = tuple(
         DiagramNode(unit.name, sym[unit.a_symbol], c, j - (len(column) - 1) / 2,
                     unit.bias.value if unit.bias else None,
-                    sym[unit.bias.symbol] if unit.bias else None)
+                    sym[unit.bias.symbol] if unit.bias else None,
+                    "input" if c == 0 else unit.pool or "neuron")
         for c, column in enumerate(columns) for j, unit in enumerate(column))
+    # every edge: each use of a shared weight is an edge of its own, and a pooling
+    # unit's edges carry no weight
     edges = tuple(
-        DiagramEdge(p.source, p.neuron, sym[p.symbol], p.value,  # type: ignore[arg-type]
-                    network.units[p.neuron].layer - network.units[p.source].layer > 1,  # type: ignore[index]
-                    label_position(network.units[p.neuron], network))
-        for p in network.parameters if p.kind == "weight")
+        DiagramEdge(source, unit.name, sym[p.symbol] if p else None, p.value if p else None,
+                    unit.layer - network.units[source].layer > 1, label_position(unit, network))
+        for unit in network.neurons
+        for source, p in [(w.source, w) for w in unit.weights] + [(s, None) for s in unit.sources])
     return Diagram(nodes, edges, len(columns), max(len(c) for c in columns))
 
 
@@ -406,12 +410,23 @@ def update_name(kind: str, source: str | None, neuron: str) -> str:
 
 
 def forward_line(f: Forward, v: dict[Symbol, object], task: str | None, shown: Shown) -> ForwardLine:
-    z_formula = LinearSum(f.terms, f.bias)
-    used = {s: v[s] for pair in f.terms for s in pair} | {f.bias: v[f.bias]}
+    z_formula: LinearSum | sympy.Expr
+    if f.pool:  # max(a_1, ..., a_n) or (a_1 + ... + a_n) / n
+        z_formula = pooling_formula(f.pool, f.sources)
+        used = {s: v[s] for s in f.sources}
+    else:
+        z_formula = LinearSum(f.terms, f.bias)
+        used = {s: v[s] for pair in f.terms for s in pair} | {f.bias: v[f.bias]}
     a_used = {g: v[s] for g, s in zip(f.generic, f.args)}
     return ForwardLine(task, f.neuron.name, f.z, z_formula, shown.formula(z_formula, used, v[f.z]), v[f.z],
                        f.a, f.name, Applied(f.name, f.z), Substituted(f.shown, dict(zip(f.generic, f.args))),
                        None if f.shown.is_Symbol else shown.formula(f.shown, a_used, v[f.a]), v[f.a])
+
+
+def pooling_formula(pool: str, sources: tuple[Symbol, ...]) -> sympy.Expr:
+    if pool == "max":
+        return sympy.Max(*sources, evaluate=False)
+    return sympy.Mul(sympy.Rational(1, len(sources)), sympy.Add(*sources, evaluate=False), evaluate=False)
 
 
 def backward_layer(derivation: Derivation, values: Values, number: int,
