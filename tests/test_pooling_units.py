@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hand_built import shared_kernel
 from linecheck import check_markdown, spec_numbers
 
 from derive.derivation import derive
@@ -52,15 +53,9 @@ POOLS = {"p1": ("c1", "c2"), "p2": ("c2", "c3")}
 def network(pool: str, x1: str = "0.5") -> Network:
     """The dense network with a shared kernel in layer 1 and pooling units in layer 2."""
     built = build_network(parse_spec(DENSE.replace("X1", x1), "pool.yaml"))
-    conv = []
-    for unit in built.layers[0]:
-        first, second = unit.weights
-        conv.append(unit._replace(
-            weights=(first._replace(shared="k1", symbol="k_{1}"), second._replace(shared="k2", symbol="k_{2}")),
-            bias=unit.bias._replace(shared="b:c", symbol="b_{c}")))  # type: ignore[union-attr]
     pools = tuple(unit._replace(weights=(), bias=None, pool=pool, sources=POOLS[unit.name],
                                 activation=Activation("linear")) for unit in built.layers[1])
-    return replace(built, layers=(tuple(conv), pools, built.layers[2]))
+    return replace(built, layers=(shared_kernel(built.layers[0]), pools, built.layers[2]))
 
 
 PARAMETERS = {"k1": 0.4, "k2": -0.3, "b:c": 0.1, "p1->o": 0.7, "p2->o": -0.6, "b:o": 0.05}

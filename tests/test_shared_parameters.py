@@ -11,17 +11,19 @@ differentiated (sympy.diff), and central finite differences of a float forward p
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 import sympy
+from hand_built import shared_kernel
 from linecheck import check_markdown, spec_numbers
 
 from derive.derivation import derive
 from derive.evaluate import evaluate
 from derive.forms import Options, with_forms
-from derive.network import Network, Parameter, build_network
+from derive.network import Network, build_network
 from derive.render import render
 from derive.rounding import Given
 from derive.solution import build_solution
@@ -57,16 +59,8 @@ learning_rate: {d(ETA)}
 
 def convolution(activation: str) -> Network:
     """The dense network with layer 1's weights and biases made one shared kernel and bias."""
-    spec = parse_spec(DENSE.replace("ACTIVATION", activation), "conv1d.yaml")
-    network = build_network(spec)
-    layer = []
-    for unit in network.layers[0]:
-        first, second = unit.weights
-        layer.append(unit._replace(
-            weights=(first._replace(shared="k1", symbol="k_{1}"), second._replace(shared="k2", symbol="k_{2}")),
-            bias=unit.bias._replace(shared="b:c", symbol="b_{c}")))  # type: ignore[union-attr]
-    from dataclasses import replace
-    return replace(network, layers=(tuple(layer),) + network.layers[1:])
+    network = build_network(parse_spec(DENSE.replace("ACTIVATION", activation), "conv1d.yaml"))
+    return replace(network, layers=(shared_kernel(network.layers[0]),) + network.layers[1:])
 
 
 def composed_loss(activation: str) -> tuple[sympy.Expr, dict[str, sympy.Symbol]]:
