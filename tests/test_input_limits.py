@@ -96,6 +96,15 @@ def test_a_refused_formula_in_a_spec_names_its_line(tmp_path: Path) -> None:
     assert_clean_error(result, f"{spec}:5: layers[0].activation.formula", "nests 10 functions")
 
 
+def test_an_asked_gradient_into_a_refused_layer_is_not_a_second_error(tmp_path: Path) -> None:
+    # the refused formula is the one mistake: h1->g1 exists, in the layer that could not be read
+    spec = tmp_path / "deep.yaml"
+    spec.write_text(Q2.read_text().replace("activation: relu", f'activation: {{formula: "{nested("tanh", 12)}"}}')
+                    + "asked: [x1->h1, h1->g1]\n")
+    message = assert_clean_error(derive("solve", spec), "layers[0].activation.formula")
+    assert "asked[" not in message and "no weight or bias" not in message, message
+
+
 # --- item 11: networks too wide for the LaTeX diagram --------------------------------------------
 
 def wide_spec(inputs: int, hidden: int = 0) -> str:

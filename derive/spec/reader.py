@@ -72,7 +72,12 @@ class Reader(DataReader, NotationReader):
             eta = self.value(node, "learning_rate")
             if eta is not None and lowest(eta) <= 0:
                 self.problem(node, "learning_rate", f"must be greater than 0, found {node.value}")
-        asked = self.asked(entries["asked"][1], layers) if "asked" in entries else ()
+        # a layer that could not be read is reported already; an asked gradient into it
+        # is not unknown, so it is checked only against a network read whole
+        layer_nodes = entries["layers"][1].value if "layers" in entries and \
+            isinstance(entries["layers"][1], SequenceNode) else []
+        complete = len(layers) == len(layer_nodes)
+        asked = self.asked(entries["asked"][1], layers, complete) if "asked" in entries else ()
         constraints = self.constraints(entries["exam"][1]) if "exam" in entries else Constraints()
         worked = self.worked(entries["worked"][1]) if "worked" in entries else Worked()
         target_names = names_in(entries["targets"][1] if "targets" in entries
@@ -115,7 +120,7 @@ class Reader(DataReader, NotationReader):
                     settings[key] = value
         return Worked(**settings)  # type: ignore[arg-type]
 
-    def asked(self, node: Node, layers: tuple[LayerSpec, ...]) -> tuple[str, ...]:
+    def asked(self, node: Node, layers: tuple[LayerSpec, ...], complete: bool = True) -> tuple[str, ...]:
         """Asked gradients: "x1->h1" for a weight, "h1" for the bias of h1."""
         if not isinstance(node, SequenceNode) or not node.value:
             self.problem(node, "asked", f"expected a list such as [x1->h1, h1], found {kind_of(node)}")
@@ -130,8 +135,9 @@ class Reader(DataReader, NotationReader):
                 continue
             key = text.replace(" ", "")
             if key not in known:
-                self.problem(item, f"asked[{i}]", f"no weight or bias {shown(text)!r} (write a weight "
-                             "as source->neuron, a bias as the neuron's name)")
+                if complete:
+                    self.problem(item, f"asked[{i}]", f"no weight or bias {shown(text)!r} (write a weight "
+                                 "as source->neuron, a bias as the neuron's name)")
                 continue
             found.append(known[key])
         return tuple(found)
