@@ -48,17 +48,21 @@ from .documents import (
     scalar_value,
     shown,
 )
+from .activations import ActivationReader
 from .draws import has_draws, instantiate, notation_document, spec_values, spec_yaml
-from .layers import ActivationReader, DataReader, LayerReader, first_sample_part
+from .layers import DataReader, LayerReader, first_sample_part
+from .maps import MapReader, conv_size
 from .model import (
     ACTIVATIONS,
     DEFAULT_LEAKY_SLOPE,
     FORMS,
+    LAYER_KINDS,
     LOSSES,
     MAX_SAMPLES,
     MAX_STEPS,
     NOTATION_CHOICES,
     POLICIES,
+    POOL_KINDS,
     REDUCTIONS,
     TOP_OPTIONAL,
     TOP_REQUIRED,
@@ -66,6 +70,7 @@ from .model import (
     Constraints,
     Draw,
     LayerSpec,
+    Matrix,
     NeuronSpec,
     Notation,
     Spec,
@@ -83,6 +88,7 @@ __all__ = [
     # model
     "ACTIVATIONS", "DEFAULT_LEAKY_SLOPE", "FORMS", "LOSSES", "MAX_SAMPLES", "MAX_STEPS",
     "NOTATION_CHOICES", "POLICIES", "REDUCTIONS", "TOP_OPTIONAL", "TOP_REQUIRED",
+    "LAYER_KINDS", "POOL_KINDS", "Matrix",
     "Activation", "Constraints", "Draw", "LayerSpec", "NeuronSpec", "Notation", "Spec",
     "SymbolName", "Value", "Worked", "highest", "lowest",
     # documents
@@ -93,7 +99,7 @@ __all__ = [
     # numbers
     "DECIMAL", "NumberReader",
     # layers
-    "ActivationReader", "DataReader", "LayerReader", "first_sample_part",
+    "ActivationReader", "DataReader", "LayerReader", "MapReader", "conv_size", "first_sample_part",
     # notation
     "MAX_SYMBOL_LENGTH", "SYMBOL_TEXT", "SYMBOL_TOKEN", "NotationReader", "symbol_form",
     # reader

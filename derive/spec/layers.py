@@ -8,93 +8,20 @@ from __future__ import annotations
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .documents import MAX_NAME_LENGTH, NAME, entry, join, kind_of, listed, names_in, scalar_value, shown
+from .documents import entry, join, kind_of, listed, names_in, scalar_value, shown
+from .maps import MapReader
 from .model import (
-    ACTIVATIONS,
-    DEFAULT_LEAKY_SLOPE,
     MAX_SAMPLES,
-    Activation,
+    Draw,
     LayerSpec,
     NeuronSpec,
     Value,
     highest,
     lowest,
 )
-from .numbers import NumberReader
 
 
-class ActivationReader(NumberReader):
-    """A layer's activation: a built-in by name (leaky_relu with its slope) or a formula."""
-
-    def __init__(self, source: str) -> None:
-        super().__init__(source)
-        self.formulas: dict[str, str] = {}  # custom activation name -> its formula
-
-    def activation(self, node: Node, path: str) -> Activation | None:
-        if isinstance(node, MappingNode):
-            entries = self.mapping(node, path)
-            if entries is None:
-                return None
-            if "formula" in entries:
-                return self.formula(node, path, entries)
-            self.keys(node, path, entries, ("name",), ("slope",))
-            if "name" not in entries:
-                return None
-            name = self.choice(entries["name"][1], join(path, "name"), ACTIVATIONS, "activation")
-            slope = None
-            if "slope" in entries:
-                slope_node = entries["slope"][1]
-                slope = self.number(slope_node, join(path, "slope"))
-                if name is not None and name != "leaky_relu":
-                    self.problem(slope_node, join(path, "slope"), "only leaky_relu takes a slope")
-                    return None
-            if name is None:
-                return None
-            if name == "leaky_relu":
-                return Activation(name, DEFAULT_LEAKY_SLOPE if slope is None else slope)
-            return Activation(name)
-        name = self.choice(node, path, ACTIVATIONS, "activation")
-        if name is None:
-            return None
-        return Activation(name, DEFAULT_LEAKY_SLOPE if name == "leaky_relu" else None)
-
-    def formula(self, node: Node, path: str, entries: dict[str, tuple[Node, Node]]) -> Activation | None:
-        """A custom activation {formula: "x/(1+abs(x))", name: softsign}; the name (for the
-        text, default "custom") is optional. The formula is read by derive.formula's own
-        parser, never evaluated as code; a mistake is reported at its column."""
-        from ..formula import problem  # uses SymPy: imported only for a formula
-
-        self.keys(node, path, entries, ("formula",), ("name",))
-        name: str | None = "custom"
-        if "name" in entries:
-            name_node = entries["name"][1]
-            name = self.text(name_node, join(path, "name"))
-            if name is not None and (not NAME.match(name) or len(name) > MAX_NAME_LENGTH):
-                self.problem(name_node, join(path, "name"), "a formula's name starts with a letter and "
-                             f"uses only letters, digits and _ (at most {MAX_NAME_LENGTH} characters), "
-                             f"found {shown(name)!r}")
-                name = None
-            elif name in ACTIVATIONS:
-                self.problem(name_node, join(path, "name"), f"{name!r} is a built-in activation; give "
-                             "the formula a name of its own, or write the activation without a formula")
-                name = None
-        formula_node = entries["formula"][1]
-        text = self.text(formula_node, join(path, "formula"))
-        message = problem(text) if text is not None else None
-        if message is not None:
-            self.problem(formula_node, join(path, "formula"), message)
-            return None
-        if name is None or text is None:
-            return None
-        first = self.formulas.setdefault(name, text)
-        if first != text:
-            self.problem(formula_node, join(path, "formula"), f"the name {name!r} is already given to "
-                         f'the formula "{first}"; give this formula a name of its own')
-            return None
-        return Activation(name, formula=text)
-
-
-class LayerReader(ActivationReader):
+class LayerReader(MapReader):
     """The layers and their neurons, with weights that may only point backwards."""
 
     def __init__(self, source: str) -> None:
@@ -125,16 +52,30 @@ class LayerReader(ActivationReader):
     def declare(self, layer_nodes: list[Node]) -> None:
         """The pre-pass: note every neuron name and the output names; report nothing."""
         for number, layer_node in enumerate(layer_nodes, start=1):
-            names = names_in(entry(layer_node, "neurons"))
-            for name in names:
+            for name in names_in(self.units_node(layer_node)):
                 self.declared.setdefault(name, number)
-        if layer_nodes and isinstance(entry(layer_nodes[-1], "neurons"), MappingNode):
-            self.outputs = names_in(entry(layer_nodes[-1], "neurons"))
+        if layer_nodes and isinstance(self.units_node(layer_nodes[-1]), MappingNode):
+            self.outputs = names_in(self.units_node(layer_nodes[-1]))
+
+    @staticmethod
+    def units_node(layer_node: Node) -> Node | None:
+        """What a layer names: its neurons, or a conv or pool layer's maps."""
+        for key in ("neurons", "conv", "pool"):
+            found = entry(layer_node, key)
+            if found is not None:
+                return found
+        return None
 
     def layer(self, node: Node, path: str, number: int, layer_of: dict[str, int]) -> LayerSpec | None:
         entries = self.mapping(node, path)
         if entries is None:
             return None
+        if "conv" in entries:
+            self.keys(node, path, entries, ("conv",), ("stride", "padding", "activation"))
+            return self.conv_layer(entries, path, number, layer_of)
+        if "pool" in entries:
+            self.keys(node, path, entries, ("pool",), ("kind", "size", "stride", "activation"))
+            return self.pool_layer(entries, path, number, layer_of)
         self.keys(node, path, entries, ("activation", "neurons"), ())
         activation = self.activation(entries["activation"][1], join(path, "activation")) \
             if "activation" in entries else None
@@ -186,7 +127,10 @@ class LayerReader(ActivationReader):
             self.problem(weights_node, join(path, "weights"), "a neuron needs at least one weight")
         weights = []
         for source, (key_node, value_node) in weight_entries.items():
-            value = self.value(value_node, join(join(path, "weights"), source))
+            # from a map, a weight matrix of the map's shape; from a scalar unit, a number
+            value = self.matrix(value_node, join(join(path, "weights"), source), self.shapes[source]) \
+                if source in self.shapes and source in earlier else \
+                self.value(value_node, join(join(path, "weights"), source))
             if source not in earlier:
                 self.problem(key_node, join(path, "weights"), self.bad_source(source, number, earlier))
                 continue
@@ -263,7 +207,15 @@ class DataReader(LayerReader):
             self.problem(node, path, "expected at least one input")
         found = []
         for key, (key_node, value_node) in entries.items():
-            value = self.value(value_node, join(path, key))
+            if isinstance(value_node, SequenceNode) and value_node.value and \
+                    all(isinstance(row, SequenceNode) for row in value_node.value):  # an image channel
+                value = self.matrix(value_node, join(path, key))
+                rows = value_node.value
+                if rows and all(isinstance(r, SequenceNode) and len(r.value) == len(rows[0].value) for r in rows):
+                    # its shape even if a cell is wrong: reported once, not again where it is used
+                    self.shapes[key] = (len(rows), len(rows[0].value))
+            else:
+                value = self.value(value_node, join(path, key))
             if self.name(key_node, join(path, key)) and value is not None:
                 found.append((key, value))
         return tuple(found)
@@ -278,13 +230,21 @@ class DataReader(LayerReader):
         outputs = self.outputs
         found = []
         for key, (key_node, value_node) in entries.items():
-            value = self.value(value_node, join(path, key))
+            # a map's targets: a matrix of its shape (the loss sums over every entry)
+            if isinstance(value_node, SequenceNode) and key not in self.shapes:
+                self.problem(value_node, join(path, key), f"{shown(key)!r} is a neuron: its target is a "
+                             "number (a matrix is the target of a map)")
+                continue
+            value = self.matrix(value_node, join(path, key), self.shapes.get(key)) \
+                if key in self.shapes else self.value(value_node, join(path, key))
             if outputs is not None and key not in outputs:
                 self.problem(key_node, join(path, key),
                              f"{shown(key)!r} is not an output neuron (outputs: {listed(outputs)})")
                 continue
+            matrix = isinstance(value, tuple) and not isinstance(value, Draw)  # a Draw is a tuple too
+            cells = [c for row in value for c in row] if matrix else [value]  # type: ignore[union-attr]
             if value is not None and loss in ("binary_cross_entropy", "cross_entropy") \
-                    and not 0 <= lowest(value) <= highest(value) <= 1:
+                    and not all(0 <= lowest(c) <= highest(c) <= 1 for c in cells):
                 self.problem(value_node, join(path, key),
                              f"{loss} needs targets between 0 and 1, found {value_node.value}")
                 continue

@@ -88,15 +88,28 @@ class Constraints(NamedTuple):
     max_tries: int = 1000  # draws per variant before giving up
 
 
+Matrix = tuple[tuple[Value, ...], ...]  # rows: an image channel, a kernel, a map's weights or targets
+LAYER_KINDS = ("dense", "conv", "pool")
+POOL_KINDS = ("max", "average")
+
+
 class NeuronSpec(NamedTuple):
+    """A dense neuron; in a conv layer, a map (its weights: one kernel per input
+    channel); in a pool layer, a pooled map (its one weight: the map it pools, None)."""
+
     name: str
     bias: Value
-    weights: tuple[tuple[str, Value], ...]  # (source name, value), in spec order
+    weights: tuple[tuple[str, Value | Matrix | None], ...]  # (source name, value), in spec order
 
 
 class LayerSpec(NamedTuple):
     activation: Activation
     neurons: tuple[NeuronSpec, ...]
+    kind: str = "dense"  # LAYER_KINDS
+    stride: int = 1  # conv and pool
+    padding: int = 0  # conv: zeros on every side
+    pool: str = "max"  # pool: POOL_KINDS
+    size: int = 0  # pool: the window's side
 
 
 @dataclass(frozen=True)
