@@ -69,19 +69,31 @@ def delta_section(derivation: Derivation, values: Values, tasks: dict[str, str |
     layers = []
     for number in range(len(network.layers), 0, -1):
         units = network.layers[number - 1]
-        lines = tuple(delta_line(derivation, unit, values.deltas[unit.name], known, shown)
+        lines = tuple(delta_line(derivation, unit, values.deltas[unit.name], known, shown, values.locals)
                       for unit in units if unit.name in values.deltas)
         # each parameter once, where it is first used (a shared one: its first map entry)
         gradients = tuple(delta_gradient(derivation, parameter, values, known, tasks, shown)
                           for unit in units if unit.name in values.deltas
                           for parameter in unit.parameters
                           if network.uses[parameter.key][0] is parameter)
+        gradients += tuple(delta_gradient(derivation, parameter, values, known, tasks, shown)
+                           for parameter in network.idle if network.units[parameter.neuron] in units)
         layers.append(DeltaLayer(number, number == len(network.layers), lines, gradients))
     return Section("delta", "backward", tuple(layers))
 
 
+def flowing(edge: object, consumer: Unit, routes: dict) -> sympy.Expr | None:
+    """dz_c/da_k times delta_c for one consumer c: the weight on the edge times delta_c;
+    through a max-pool unit delta_c itself where a_k is the window's (first) maximum and
+    nothing where it is not, as a teacher writes it; through a mean, delta_c / n."""
+    delta = delta_symbol(consumer)
+    if consumer.pool == "max":
+        return delta if routes[(edge.num, edge.den)] == 1 else None  # type: ignore[attr-defined]
+    return edge.formula * delta  # type: ignore[attr-defined]
+
+
 def delta_line(derivation: Derivation, unit: Unit, value: object, known: dict[Symbol, object],
-               shown: Shown) -> DeltaLine:
+               shown: Shown, routes: dict) -> DeltaLine:
     """delta_j as the sum over the outputs k of j's activation (j itself, or its softmax
     layer) of da_k/dz_j times what flows back into a_k."""
     network, sym = derivation.network, derivation.symbols
@@ -93,9 +105,9 @@ def delta_line(derivation: Derivation, unit: Unit, value: object, known: dict[Sy
         if (a_k, z) not in local:
             continue
         inner = [local[(L, a_k)].formula] if (L, a_k) in local else []
-        # dz_c/da_k times delta_c: the weight on the edge, or a pooling unit's routing
-        inner += [local[(sym[network.units[c].z_symbol], a_k)].formula * delta_symbol(network.units[c])  # type: ignore[index]
+        inner += [flowing(local[(sym[network.units[c].z_symbol], a_k)], network.units[c], routes)  # type: ignore[index]
                   for c in network.consumers[k.name] if delta_symbol(network.units[c]) in known]
+        inner = [term for term in inner if term is not None] or [sympy.Integer(0)]
         terms.append((local[(a_k, z)].formula, inner))
     if len(terms) == 1:  # elementwise: f'(z) times the sum of what flows back
         factor, summands = terms[0][0], tuple(terms[0][1])
@@ -121,10 +133,13 @@ def delta_gradient(derivation: Derivation, parameter: object, values: Values, kn
     network, sym = derivation.network, derivation.symbols
     key = parameter.key  # type: ignore[attr-defined]
     value = values.delta_gradients[key]
+    # uses whose neuron feeds nothing targeted carry no delta (nothing flows there)
     terms = [delta_symbol(network.units[use.neuron]) if use.kind == "bias" else
              sympy.Mul(sym[network.units[use.source].a_symbol], delta_symbol(network.units[use.neuron]),  # type: ignore[index]
                        evaluate=False)
-             for use in network.uses[key]]
+             for use in network.uses[key] if delta_symbol(network.units[use.neuron]) in known]
+    if not terms:
+        return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], sympy.Integer(0), None, value)  # type: ignore[attr-defined]
     if len(terms) == 1 and parameter.kind == "bias":  # type: ignore[attr-defined]
         return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], terms[0], None, value)  # type: ignore[attr-defined]
     formula = terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)

@@ -20,7 +20,7 @@ from sympy import Symbol
 
 from .errors import DeriveError
 from .network import Network, Parameter, Unit
-from .numeric import Value, compile_numeric, product, total
+from .numeric import Value, compile_numeric, greater, product, total
 from .spec import Activation
 
 Z = Symbol("z")  # the generic argument of an activation
@@ -436,8 +436,7 @@ class Builder:
             formula = sympy.Piecewise((1, sympy.And(*above)), (0, True)) if above else sympy.Integer(1)
 
             def routed(*values: Value) -> Fraction:
-                first = max(range(len(values)), key=lambda i: (values[i], -i))
-                return Fraction(int(first == position))
+                return Fraction(int(first_maximum(values) == position))
             return Local("edge", z, a, formula, sources, routed)
         return self.local(z, a, make)
 
@@ -454,6 +453,15 @@ class Builder:
                 last = self.linear_local("parameter", use.neuron, symbol, "bias", {B: symbol})
             paths.extend(Path(chain + (last,)) for chain in self.paths_from(use.neuron))
         return Gradient(parameter, symbol, tuple(paths))
+
+
+def first_maximum(values: tuple[Value, ...] | list[Value]) -> int:
+    """The position of the first largest value (row-major order: a tie goes to the first)."""
+    best = 0
+    for i in range(1, len(values)):
+        if greater(values[i], values[best]):
+            best = i
+    return best
 
 
 def loss_value(rule: LossRule) -> Callable[..., Value]:

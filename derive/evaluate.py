@@ -26,7 +26,7 @@ from typing import Callable
 import mpmath
 from sympy import Symbol
 
-from .derivation import L, Derivation, Forward, Local
+from .derivation import L, Derivation, Forward, Local, first_maximum
 from .errors import NumericError
 from .network import Network
 from .numeric import Value, inexact, product, total, value_of
@@ -132,7 +132,7 @@ def pooled(step: Forward, values: dict[Symbol, Value]) -> Value:
     """A pooling unit's z: the maximum or the mean of its sources' outputs."""
     inputs = [values[s] for s in step.sources]
     if step.pool == "max":
-        return max(inputs)
+        return inputs[first_maximum(inputs)]
     return product((Fraction(1, len(inputs)), total(inputs)))
 
 

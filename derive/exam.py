@@ -68,6 +68,10 @@ def exam_template(spec_path: str | Path) -> Spec:
         problems.append(Problem(str(spec_path), None, "", "the spec has no random values, so "
                                 "every variant would be the same; write a value as {uniform: "
                                 "[low, high], decimals: 2} or {choice: [...]} (see docs/spec.md)"))
+    if any(layer.kind != "dense" for layer in template.layers):
+        problems.append(Problem(str(spec_path), None, "layers", "derive exam does not yet make variants "
+                                "of a network with conv or pool layers; derive solve and derive "
+                                "worksheet work it"))
     # A variant's key, answers.csv and moodle.xml hold one step's gradients for one
     # sample; rather than drop these keys silently (every variant a one-sample,
     # one-step key), say so.

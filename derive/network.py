@@ -17,8 +17,9 @@ from itertools import count
 from typing import NamedTuple
 
 from .errors import Problem, SpecError
+from .maps import MapUnits, channel_symbol, entries, entry_name, entry_symbol, flat_pairs, is_matrix
 from .rounding import Given
-from .spec import Activation, Notation, Spec, SymbolName
+from .spec import Activation, LayerSpec, Notation, Spec, SymbolName
 
 # Symbols the working already uses for something else: a unit or parameter printed as
 # one of these would be read as the loss, or as Euler's number in e^{-z}.
@@ -87,6 +88,7 @@ class Network:
     target_symbols: tuple[tuple[str, str], ...]  # output neuron name -> y symbol
     loss: str
     learning_rate: Given
+    idle: tuple[Parameter, ...] = ()  # kernel entries that meet only the padding: no edge, gradient 0
 
     @cached_property
     def units(self) -> dict[str, Unit]:
@@ -115,13 +117,13 @@ class Network:
         for n in self.neurons:
             for p in n.parameters:
                 first.setdefault(p.key, p)
-        return tuple(first.values())
+        return tuple(first.values()) + self.idle
 
     @cached_property
     def uses(self) -> dict[str, tuple[Parameter, ...]]:
         """Every use of each parameter (by key): one for a dense weight or bias, one per
         edge or map entry for a shared one."""
-        found: dict[str, list[Parameter]] = {}
+        found: dict[str, list[Parameter]] = {p.key: [] for p in self.idle}
         for n in self.neurons:
             for p in n.parameters:
                 found.setdefault(p.key, []).append(p)
@@ -147,9 +149,9 @@ def with_values(network: Network, values: dict[str, float]) -> Network:
 def with_sample(network: Network, inputs: tuple[tuple[str, float], ...],
                 targets: tuple[tuple[str, float], ...]) -> Network:
     """The same network fed another sample (same input and target names)."""
-    given = dict(given_pairs(inputs))
+    given = dict(given_pairs(flat_pairs(inputs)))  # type: ignore[arg-type]
     return replace(network, inputs=tuple(u._replace(value=given[u.name]) for u in network.inputs),
-                   targets=given_pairs(targets))
+                   targets=given_pairs(flat_pairs(targets)))  # type: ignore[arg-type]
 
 
 def given_pairs(pairs: tuple[tuple[str, float], ...]) -> tuple[tuple[str, Given], ...]:
@@ -171,25 +173,34 @@ def build_network(spec: Spec) -> Network:
     """
     notation = spec.notation
     custom = {name.key: name.symbol for name in notation.names}
-    inputs = tuple(
-        Unit(name, 0, i, custom.get(f"a:{name}", f"x_{{{i}}}"), value=Given.of(value))
-        for i, (name, value) in enumerate(spec.inputs, 1)
-    )
+    inputs = input_units(spec, custom)
     units = {u.name: u for u in inputs}
+    shapes = {name: (len(value), len(value[0])) for name, value in spec.inputs if is_matrix(value)}  # type: ignore[arg-type]
     # flat names number every weight, bias and neuron in spec order, custom-named or not,
     # so that w_5 is the fifth weight of the spec whatever else is renamed
     weight_number, neuron_number = count(1), count(1)
     layers = []
+    idle: list[Parameter] = []
     for number, layer_spec in enumerate(spec.layers, 1):
+        if layer_spec.kind != "dense":
+            layer = map_layer(layer_spec, number, shapes, idle)
+            units.update({u.name: u for u in layer})
+            layers.append(layer)
+            continue
         layer = []
         for j, neuron in enumerate(layer_spec.neurons, 1):
             k = next(neuron_number)
+            # a weight matrix from a map: one weight per entry, from that entry's unit
+            edges = [(entry_name(source, r, c), cell) for source, value in neuron.weights
+                     for r, c, cell in (entries(value) if is_matrix(value) else [(0, 0, value)])  # type: ignore[arg-type]
+                     ] if any(is_matrix(v) for _, v in neuron.weights) else list(neuron.weights)
+            edges = [(source if source in units else source.split("[")[0], value) for source, value in edges]
             weights = tuple(
                 Parameter("weight", neuron.name, source,
                           custom.get(f"{source}->{neuron.name}", weight_symbol(units[source], j, number,
                                                                                  notation, w)),
                           Given.of(value))
-                for (source, value), w in zip(neuron.weights, weight_number)
+                for (source, value), w in zip(edges, weight_number)
             )
             bias_default = f"b_{{{k}}}" if notation.parameters == "flat" else f"b_{{{j}}}^{{({number})}}"
             bias = Parameter("bias", neuron.name, None, custom.get(f"b:{neuron.name}", bias_default),
@@ -200,15 +211,57 @@ def build_network(spec: Spec) -> Network:
         units.update({u.name: u for u in layer})
         layers.append(tuple(layer))
     outputs = {u.name: u for u in layers[-1]}
-    single = len(spec.targets) == 1
+    # a map's targets: one per entry
+    targets = flat_pairs(spec.targets)
+    single = len(targets) == 1
     target_symbols = tuple(
         (name, custom.get(f"y:{name}", "y" if single else f"y_{{{outputs[name].index}}}"))
-        for name, _ in spec.targets
+        for name, _ in targets
     )
-    network = Network(spec.title, inputs, tuple(layers), given_pairs(spec.targets), target_symbols,
-                      spec.loss, Given.of(spec.learning_rate))
+    network = Network(spec.title, inputs, tuple(layers), given_pairs(targets), target_symbols,  # type: ignore[arg-type]
+                      spec.loss, Given.of(spec.learning_rate), tuple(idle))
     check_unique(network, spec)
     return network
+
+
+def input_units(spec: Spec, custom: dict[str, str]) -> tuple[Unit, ...]:
+    """Layer 0: a scalar input as one unit; an image channel as one unit per pixel."""
+    found: list[Unit] = []
+    for name, value in spec.inputs:
+        if is_matrix(value):
+            base = channel_symbol(name)
+            for r, c, cell in entries(value):  # type: ignore[arg-type]
+                found.append(Unit(entry_name(name, r, c), 0, len(found) + 1, entry_symbol(base, r, c),
+                                  value=Given.of(cell)))
+        else:
+            found.append(Unit(name, 0, len(found) + 1, custom.get(f"a:{name}", f"x_{{{len(found) + 1}}}"),
+                              value=Given.of(value)))
+    return tuple(found)
+
+
+def map_layer(layer_spec: LayerSpec, number: int, shapes: dict[str, tuple[int, int]],
+              idle: list[Parameter]) -> tuple[Unit, ...]:
+    """A conv or pool layer's units (derive.maps), numbered within the layer; kernel
+    entries that never meet the image go to `idle`."""
+    maker = MapUnits(layer_spec, number, shapes)
+    fields: list[dict] = []
+    for j, spec_map in enumerate(layer_spec.neurons, 1):
+        if layer_spec.kind == "conv":
+            fields += maker.conv(j, spec_map.name, spec_map.bias, spec_map.weights)  # type: ignore[arg-type]
+            idle += [Parameter(w["kind"], w["neuron"], None, w["symbol"], w["value"], w["shared"])
+                     for w in maker.idle]
+        else:
+            fields += maker.pool(j, spec_map.name, spec_map.weights[0][0])
+    units = []
+    for index, unit in enumerate(fields, 1):
+        weights = tuple(Parameter(w["kind"], unit["name"], w["source"], w["symbol"], w["value"], w["shared"])
+                        for w in unit["weights"])
+        bias = unit["bias"]
+        units.append(Unit(unit["name"], number, index, unit["a_symbol"], unit["z_symbol"], layer_spec.activation,
+                          weights, Parameter(bias["kind"], unit["name"], None, bias["symbol"], bias["value"],
+                                             bias["shared"]) if bias else None,
+                          pool=unit["pool"], sources=unit["sources"]))
+    return tuple(units)
 
 
 def unit_symbols(name: str, j: int, layer: int, k: int, notation: Notation,

@@ -61,6 +61,13 @@ def value_of(number: object) -> Value:
     return number if isinstance(number, mpmath.mpf) else mpmath.mpf(number)  # type: ignore[arg-type]
 
 
+def greater(a: Value, b: Value) -> bool:
+    """a > b, exactly while both are exact (a max-pool tie must be a tie)."""
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return a > b
+    return bool(inexact(a) > inexact(b))
+
+
 def inexact(number: Value) -> mpmath.mpf:
     """At the working precision: a Fraction divided out, an mpf as it is."""
     return mpmath.mpf(number.numerator) / number.denominator if isinstance(number, Fraction) else number

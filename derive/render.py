@@ -23,6 +23,7 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 
 from .errors import RenderError
+from .maps import split_entry
 from .plaintext import symbol_text
 from .rounding import WIDE, Rounded, rounded
 from .checkable import Operand
@@ -575,6 +576,12 @@ def _plain_filter(context: jinja2.runtime.Context, value: float) -> str:
     return format_number(value, context["digits"]).text.replace("-", "−")
 
 
+def ident(name: str) -> str:
+    """A unit's name as a diagram node's id: a map entry c1[2,3] as c1_2_3 (TikZ and
+    Mermaid take no brackets or commas in ids; spec names have none of their own)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name.rstrip("]"))
+
+
 def column_spacing(diagram: Diagram) -> str:
     """Centimetres between the diagram's columns, so that it fits the text width."""
     return f"{min(3.6, 15.0 / max(diagram.columns - 1, 1)):.2f}"
@@ -604,6 +611,7 @@ def environment(fmt: str) -> jinja2.Environment:
         "terms": _sum_filter,
         "bracketed": _bracketed_filter,
         "nested": _nested_filter,
+        "ident": ident,
     })
     env.bytecode_cache = bytecode_cache(env)
     return env
@@ -634,8 +642,7 @@ def render_moodle(exam: object, digits: int) -> str:
 def render_json(solution: Solution, digits: int) -> str:
     steps = []
     for step in solution.steps:
-        forward = {line.neuron: {"z": line.z_value, "a": line.a_value}
-                   for layer in step.forward for line in layer.lines}
+        forward = forward_entries([line for layer in step.forward for line in layer.lines])
         blocks = {block.key: block for layer in step.backward for block in layer.gradients}
         updates = {update.key: update for update in step.updates}
         parameters = [parameter_entry(key, blocks[key], updates.get(key), step, digits)
@@ -663,9 +670,15 @@ def parameter_entry(key: str, block: object, update: object, step: object, digit
     """One weight or bias of a step in the JSON key; "updated" is null for a sample inside
     a batch (the batch's update is in the step's "batch")."""
     entry: dict[str, Any] = {"kind": block.kind}  # type: ignore[attr-defined]
-    if block.kind == "weight":  # type: ignore[attr-defined]
+    if key.startswith("k:"):  # a kernel entry of a conv map: k:<map>:<channel>:<row>,<col>
+        _, map_name, channel, place = key.split(":")
+        row, col = place.split(",")
+        entry = {"kind": "kernel", "map": map_name, "channel": channel, "row": int(row), "col": int(col)}
+    elif block.kind == "weight":  # type: ignore[attr-defined]
         source, target = key.split("->")
-        entry.update({"from": source, "to": target})
+        place = split_entry(source)
+        entry.update({"from": place[0], "row": place[1], "col": place[2]} if place else {"from": source})
+        entry["to"] = target
     else:
         entry["neuron"] = key.removeprefix("b:")
     gradient = block.value  # type: ignore[attr-defined]
@@ -680,6 +693,23 @@ def parameter_entry(key: str, block: object, update: object, step: object, digit
     if update:
         entry["displayed"]["updated"] = format_number(update.new, digits).text  # type: ignore[attr-defined]
     return entry
+
+
+def forward_entries(lines: list[Any]) -> dict[str, Any]:
+    """Each unit's z and a; a map's (every unit named like c1[2,3]) as nested lists, row by row."""
+    forward: dict[str, Any] = {}
+    for line in lines:
+        place = split_entry(line.neuron)
+        if place is None:
+            forward[line.neuron] = {"z": line.z_value, "a": line.a_value}
+            continue
+        name, row, col = place
+        found = forward.setdefault(name, {"z": [], "a": []})
+        for what, value in (("z", line.z_value), ("a", line.a_value)):
+            while len(found[what]) < row:
+                found[what].append([])
+            found[what][row - 1].append(value)
+    return forward
 
 
 def batch_entry(batch: object, digits: int) -> dict[str, Any]:

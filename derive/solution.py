@@ -17,7 +17,8 @@ from sympy import Symbol
 from . import checkable
 from .derivation import LOSS_TEXT, L, Derivation, Forward, Gradient, Local
 from .evaluate import Values
-from .network import Network, Unit
+from .maps import split_entry
+from .network import Network, Parameter, Unit
 
 
 # --- math nodes the printer knows ----------------------------------------------------------
@@ -224,8 +225,10 @@ class Given(NamedTuple):
     loss_name: str
     loss_formula: sympy.Expr
     eta: float
-    layers: tuple[tuple[str, int, str], ...]  # (activation, width, role) per layer
-    diagram: Diagram
+    # (activation, width, role, maps) per layer: maps is "" for neurons, else what the
+    # width counts ("conv maps of 3 x 3")
+    layers: tuple[tuple[str, int, str, str], ...]
+    diagram: Diagram | None  # None for a network of maps: too many units to draw one by one
     samples: tuple[tuple[int, tuple[float, ...], tuple[float, ...]], ...] = ()  # (n, inputs, targets)
 
 
@@ -303,20 +306,45 @@ def loss_rows(steps: list[Step]) -> tuple[tuple[int, float], ...]:
 def given_of(derivation: Derivation, network: Network) -> Given:
     sym = derivation.symbols
     inputs = tuple(GivenValue(sym[u.a_symbol], u.name, u.value) for u in network.inputs)  # type: ignore[arg-type]
-    weights = tuple(GivenValue(sym[p.symbol], f"{p.source} → {p.neuron}", p.value)
+    weights = tuple(GivenValue(sym[p.symbol], parameter_name(p), p.value)
                     for p in network.parameters if p.kind == "weight")
-    biases = tuple(GivenValue(sym[p.symbol], p.neuron, p.value)
+    biases = tuple(GivenValue(sym[p.symbol], map_of(p.neuron) if p.shared else p.neuron, p.value)
                    for p in network.parameters if p.kind == "bias")
     y_of = dict(network.target_symbols)
     targets = tuple(GivenValue(sym[y_of[name]], name, value) for name, value in network.targets)
     predictions = tuple((Symbol(r"\hat{y}" if len(network.targets) == 1 else rf"\hat{{y}}_{{{i}}}"), a)
                         for i, (_, a, _) in enumerate(derivation.outputs, 1))
-    layers = tuple((layer[0].activation.name, len(layer),  # type: ignore[union-attr]
-                    "output" if i == len(network.layers) else "hidden")
+    layers = tuple(layer_text(layer, "output" if i == len(network.layers) else "hidden")
                    for i, layer in enumerate(network.layers, 1))
+    has_maps = any(split_entry(u.name) for u in network.inputs + network.neurons)
     return Given(inputs, weights, biases, targets, predictions, LOSS_TEXT[network.loss],
                  sympy.Eq(L, derivation.loss, evaluate=False), network.learning_rate, layers,
-                 diagram_of(derivation, network))
+                 None if has_maps else diagram_of(derivation, network))
+
+
+def map_of(unit: str) -> str:
+    place = split_entry(unit)
+    return place[0] if place else unit
+
+
+def parameter_name(p: Parameter) -> str:
+    """A weight as the Given table names it: its edge, or a kernel entry by map, channel and place."""
+    if p.shared and p.shared.startswith("k:"):
+        _, map_name, channel, place = p.shared.split(":")
+        return f"kernel of {map_name} on {channel}, [{place}]"
+    return f"{p.source} → {p.neuron}"
+
+
+def layer_text(layer: tuple[Unit, ...], role: str) -> tuple[str, int, str, str]:
+    """(activation, width, role, maps): a layer of maps counts its maps, with their shape."""
+    activation = layer[0].activation.name  # type: ignore[union-attr]
+    places = [split_entry(u.name) for u in layer]
+    if not all(places):
+        return activation, len(layer), role, ""
+    maps = list(dict.fromkeys(p[0] for p in places))  # type: ignore[index]
+    rows, cols = max(p[1] for p in places), max(p[2] for p in places)  # type: ignore[index]
+    kind = f"{layer[0].pool}-pooled" if layer[0].pool else "conv"
+    return activation, len(maps), role, f"{kind} {'map' if len(maps) == 1 else 'maps'} of {rows} × {cols}"
 
 
 def diagram_of(derivation: Derivation, network: Network) -> Diagram:
