@@ -131,8 +131,9 @@ def document_options(command: Callable) -> Callable:
                      help="Also write the loss as one expression in all parameters and each "
                           "gradient in closed form."),
         click.option("--max-paths", type=click.IntRange(1), default=256, show_default=True,
-                     help="Refuse networks where a parameter has more chain-rule paths than "
-                          "this: their working would be too long to read."),
+                     help="Refuse the path-by-path working (--form paths or both) where a "
+                          "parameter has more chain-rule paths than this: it would be too long to "
+                          "read. The delta form prints no paths and is not limited."),
     ]
     for option in reversed(options):
         command = option(command)

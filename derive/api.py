@@ -13,7 +13,7 @@ from typing import Callable
 from .derivation import MAX_PATHS, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import evaluate
-from .forms import Options, chosen_form, with_forms
+from .forms import Options, check_printed_paths, chosen_form, with_forms
 from .batch import batch_update
 from .derivation import Derivation
 from .limits import check_latex_size
@@ -37,6 +37,7 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
     try:
         derivation = derive(network, max_paths)
         form, _ = chosen_form(derivation, options.form)
+        check_printed_paths(derivation, form, max_paths)
         runs = worked_runs(spec, network, derivation, policy, digits, form)
         solution = build_runs(derivation, runs, policy, spec.asked, digits)
         return with_forms(solution, derivation, [run.values for run in runs], options)

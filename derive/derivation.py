@@ -26,7 +26,10 @@ from .spec import Activation
 Z = Symbol("z")  # the generic argument of an activation
 A = Symbol("a")  # the generic output of an activation, for the convenient forms
 L = Symbol("L")  # the loss
-MAX_PATHS = 256  # default limit of paths per parameter: beyond this no one writes them out
+MAX_PATHS = 256  # default limit of printed paths per parameter: beyond this no one writes them out
+# Every path is still built to compute the gradients (issue 16 is to sweep deltas
+# instead); beyond this many per parameter that would take too long and too much memory.
+MAX_BUILT_PATHS = 20_000
 
 
 class ActivationRule(NamedTuple):
@@ -243,6 +246,7 @@ class Derivation:
     loss_args: tuple[Symbol, ...]
     locals: tuple[Local, ...]  # every distinct local derivative, in order of first use
     gradients: tuple[Gradient, ...]  # spec order
+    worst_paths: int = 0  # the most chain-rule paths of any parameter
 
 
 def derive(network: Network, max_paths: int = MAX_PATHS) -> Derivation:
@@ -287,7 +291,7 @@ class Builder:
         self.count_paths()
         gradients = tuple(self.gradient_of(p) for p in network.parameters)
         return Derivation(network, dict(self.symbols), forward, loss, outputs, loss_value(rule),
-                          loss_args, tuple(self.locals.values()), gradients)
+                          loss_args, tuple(self.locals.values()), gradients, self.worst)
 
     def forward_of(self, neuron: Unit) -> Forward:
         z, a = self.z_of(neuron.name), self.a_of(neuron.name)
@@ -374,7 +378,8 @@ class Builder:
     # --- chain-rule paths ----------------------------------------------------------------
 
     def count_paths(self) -> None:
-        """Refuse networks whose path sums nobody would write out, before building them."""
+        """Count every parameter's paths before building them (derive.forms refuses a
+        printed path form beyond --max-paths); refuse only what cannot be built."""
         from_a: dict[str, int] = {}  # paths from L down to a of each neuron
         from_z: dict[str, int] = {}  # ... and down to its z
         targeted = {name for name, _ in self.network.targets}
@@ -385,13 +390,13 @@ class Builder:
             for unit in layer:
                 from_z[unit.name] = sum(from_a[k] for k in self.activation_targets(unit.name))
         # a shared parameter's paths are those of every neuron it enters
-        worst = max(sum(from_z[use.neuron] for use in uses) for uses in self.network.uses.values())
-        if worst > self.max_paths:
+        self.worst = max((sum(from_z[use.neuron] for use in uses) for uses in self.network.uses.values()),
+                         default=0)
+        if self.worst > max(self.max_paths, MAX_BUILT_PATHS):
             raise DeriveError(
-                f"a parameter of this network has {worst} chain-rule paths and the limit is "
-                f"{self.max_paths}: written out path by path, the working would run to thousands "
-                "of lines. Use a smaller network, or raise the limit with --max-paths "
-                "if you really want it")
+                f"a parameter of this network has {self.worst:,} chain-rule paths; derive computes "
+                f"gradients along every path and stops beyond {MAX_BUILT_PATHS:,}: use a smaller "
+                "or shallower network")
 
     def paths_from(self, name: str) -> tuple[tuple[Local, ...], ...]:
         """Every chain from L down to z of neuron `name`, as factors from the loss end."""

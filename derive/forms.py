@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from .derivation import Derivation
+from .errors import DeriveError
 from .evaluate import Values
 from .solution import Section, Shown, Solution
 from .spec import Worked
@@ -42,6 +43,17 @@ def chosen_form(derivation: Derivation, form: str) -> tuple[str, str]:
                      f"out one by one (the path-by-path form is used up to {PATHS_FOR_AUTO}), so the "
                      "backward pass is worked in delta form: each neuron's delta once, reused by "
                      "every weight into it. (--form paths shows every path.)")
+
+
+def check_printed_paths(derivation: Derivation, form: str, max_paths: int) -> None:
+    """The path limit is on the working a key prints: the delta form prints no paths."""
+    worst = derivation.worst_paths
+    if form in ("paths", "both") and worst > max_paths:
+        raise DeriveError(
+            f"a parameter of this network has {worst} chain-rule paths and the limit is "
+            f"{max_paths}: written out path by path, the working would run to thousands of "
+            "lines. Work it in delta form (--form delta, or leave --form to choose), or raise "
+            "the limit with --max-paths if you really want every path")
 
 
 def with_forms(solution: Solution, derivation: Derivation, values: list[Values],

@@ -288,10 +288,20 @@ def test_existing_output_keeps_its_permissions(runner, in_tmp):
     assert out.read_text().startswith("# Question 2")
 
 
-def test_too_many_paths_is_refused_with_the_limit_and_how_to_raise_it(runner, in_tmp):
+def test_too_many_printed_paths_are_refused_with_the_limit_and_how_to_raise_it(runner, in_tmp):
     deep = Q2_PATH.parent / "deep_34442.yaml"  # 32 paths per first-layer parameter (4*4*2)
-    result = runner.invoke(main, ["solve", str(deep), "--max-paths", "31", "-o", "out.md"])
+    result = runner.invoke(main, ["solve", str(deep), "--form", "paths", "--max-paths", "31", "-o", "out.md"])
     assert result.exit_code == 2
     assert "deep_34442.yaml" in result.stderr and "32 chain-rule paths" in result.stderr
-    assert "--max-paths" in result.stderr and not (in_tmp / "out.md").exists()
-    assert runner.invoke(main, ["solve", str(deep), "--max-paths", "32"]).exit_code == 0
+    assert "--max-paths" in result.stderr and "--form delta" in result.stderr
+    assert not (in_tmp / "out.md").exists()
+    assert runner.invoke(main, ["solve", str(deep), "--form", "paths", "--max-paths", "32"]).exit_code == 0
+
+
+def test_the_path_limit_is_on_printed_paths_only(runner, in_tmp):
+    # the delta form prints no path: however many there are, the limit does not apply
+    deep = Q2_PATH.parent / "deep_34442.yaml"
+    for form in ("auto", "delta"):
+        result = runner.invoke(main, ["solve", str(deep), "--form", form, "--max-paths", "2"])
+        assert result.exit_code == 0, result.output
+        assert "Delta form" in result.stdout
