@@ -6,7 +6,7 @@ Reports, per case, the median and minimum wall time of N runs and the median CPU
 (user + system of the child, less sensitive to other load on a shared machine), each
 as a ratio to the floor.
 
-    python benchmarks/bench_solve.py            # q2 and a 3-4-4-2 sigmoid network
+    python benchmarks/bench_solve.py            # q2, deep_34442, a 3-4-4-2 sigmoid network, two CNNs
     python benchmarks/bench_solve.py --runs 31
 """
 from __future__ import annotations
@@ -41,6 +41,38 @@ def network_3442() -> str:
     return "\n".join(lines) + "\n"
 
 
+def cnn_6x6() -> str:
+    """A 6x6 image, two 3x3 ReLU conv maps, 2x2 max pooling, a softmax pair: a CNN the
+    size of an exercise, worked in delta form (64 chain-rule paths per kernel entry)."""
+    return """\
+title: "6x6 CNN"
+inputs:
+  x: [[1, 0, 2, 1, 0, 1],
+      [0, 1, 1, 0, 2, 0],
+      [2, 1, 0, 1, 1, 1],
+      [1, 0, 1, 2, 0, 0],
+      [0, 2, 1, 0, 1, 2],
+      [1, 1, 0, 1, 0, 1]]
+layers:
+  - conv:
+      c1: {bias: 0.1, kernel: {x: [[0.2, -0.1, 0.0], [0.0, 0.3, 0.1], [-0.2, 0.1, 0.2]]}}
+      c2: {bias: -0.1, kernel: {x: [[-0.3, 0.1, 0.2], [0.2, 0.1, -0.1], [0.0, 0.2, 0.1]]}}
+    activation: relu
+  - pool:
+      p1: {from: c1}
+      p2: {from: c2}
+    kind: max
+    size: 2
+  - activation: softmax
+    neurons:
+      o1: {bias: 0.05, weights: {p1: [[0.4, -0.2], [0.1, 0.3]], p2: [[-0.2, 0.5], [0.3, -0.1]]}}
+      o2: {bias: -0.05, weights: {p1: [[-0.1, 0.2], [0.3, -0.4]], p2: [[0.1, -0.3], [0.2, 0.4]]}}
+targets: {o1: 1, o2: 0}
+loss: cross_entropy
+learning_rate: 0.1
+"""
+
+
 # As on a user's machine: Python keeps compiled bytecode. (Some sandboxes set
 # PYTHONDONTWRITEBYTECODE, which would make every run recompile derive's own modules,
 # while SymPy's were compiled when pip installed it.)
@@ -68,10 +100,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         big = Path(folder) / "n3442.yaml"
         big.write_text(network_3442())
+        cnn = Path(folder) / "cnn6.yaml"
+        cnn.write_text(cnn_6x6())
         cases = {
             "floor": FLOOR,
             "q2 -f md": [derive, "solve", str(ROOT / "problems" / "q2.yaml"), "-f", "md"],
             "3-4-4-2 -f md": [derive, "solve", str(big), "-f", "md"],
+            "deep_34442 -f md": [derive, "solve", str(ROOT / "problems" / "deep_34442.yaml"), "-f", "md"],
+            "cnn 6x6 -f md": [derive, "solve", str(cnn), "-f", "md"],
+            "cnn_example -f md": [derive, "solve", str(ROOT / "problems" / "cnn_example.yaml"),
+                                  "-f", "md"],
         }
         for command in cases.values():  # warm the OS file cache (and derive's template cache)
             timed(command)
@@ -84,10 +122,10 @@ def main() -> None:
                 cpus[name].append(cpu)
     base = {"median": statistics.median(walls["floor"]), "min": min(walls["floor"]),
             "cpu": statistics.median(cpus["floor"])}
-    print(f"{'case':<16}{'median s':>9}{'ratio':>7}{'min s':>8}{'ratio':>7}{'cpu s':>8}{'ratio':>7}")
+    print(f"{'case':<19}{'median s':>9}{'ratio':>7}{'min s':>8}{'ratio':>7}{'cpu s':>8}{'ratio':>7}")
     for name in cases:
         median, least, cpu = statistics.median(walls[name]), min(walls[name]), statistics.median(cpus[name])
-        print(f"{name:<16}{median:>9.3f}{median / base['median']:>7.2f}{least:>8.3f}"
+        print(f"{name:<19}{median:>9.3f}{median / base['median']:>7.2f}{least:>8.3f}"
               f"{least / base['min']:>7.2f}{cpu:>8.3f}{cpu / base['cpu']:>7.2f}")
 
 

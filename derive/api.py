@@ -35,7 +35,8 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
     network = build_network(spec)
     options = options.merged(spec.worked)
     try:
-        derivation = derive(network, max_paths)
+        # the printed form decides what is built: in the delta form no chain-rule path
+        derivation = derive(network, max_paths, options.form, options.closed_form)
         form, _ = chosen_form(derivation, options.form)
         check_printed_paths(derivation, form, max_paths)
         runs = worked_runs(spec, network, derivation, policy, digits, form)

@@ -6,13 +6,18 @@ parameter's gradient is the sum, over every chain-rule path from the loss down t
 of the product of the local derivatives along the path. Each local derivative is
 derived (and compiled to a numeric function) once and shared by every path that
 uses it, so the cost grows with the number of edges, not with the number of paths.
+
+Paths are counted first (which needs no path), and built only where the key prints
+them (the path form, or the closed form). In the delta form no path is built: the
+local derivatives are registered by one sweep over the units and edges, and
+derive.evaluate computes each gradient from the deltas (sum of a * delta).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import mpmath
 import sympy
@@ -27,9 +32,18 @@ Z = Symbol("z")  # the generic argument of an activation
 A = Symbol("a")  # the generic output of an activation, for the convenient forms
 L = Symbol("L")  # the loss
 MAX_PATHS = 256  # default limit of printed paths per parameter: beyond this no one writes them out
-# Every path is still built to compute the gradients (issue 16 is to sweep deltas
-# instead); beyond this many per parameter that would take too long and too much memory.
+# Where paths are built (the path form, the closed form), beyond this many per parameter
+# that would take too long and too much memory; the delta form builds none.
 MAX_BUILT_PATHS = 20_000
+PATHS_FOR_AUTO = 12  # --form auto: at most this many paths per parameter: paths; more: delta
+
+
+def printed_form(requested: str, worst: int) -> str:
+    """The backward form a key prints: the one asked for, or, for "auto", the path form
+    up to PATHS_FOR_AUTO paths per parameter and the delta form beyond."""
+    if requested != "auto":
+        return requested
+    return "paths" if worst <= PATHS_FOR_AUTO else "delta"
 
 
 class ActivationRule(NamedTuple):
@@ -244,20 +258,31 @@ class Derivation:
     outputs: tuple[tuple[str, Symbol, Symbol], ...]  # (neuron, a_k, y_k) per target
     loss_fn: Callable[..., mpmath.mpf]
     loss_args: tuple[Symbol, ...]
-    locals: tuple[Local, ...]  # every distinct local derivative, in order of first use
+    locals: tuple[Local, ...]  # every distinct local derivative, in order of first use (delta form: of the sweep)
     gradients: tuple[Gradient, ...]  # spec order
-    worst_paths: int = 0  # the most chain-rule paths of any parameter
+    worst_paths: int = 0  # the most chain-rule paths of any parameter (counted, not built)
+    form: str = "paths"  # the backward form the key prints: "paths", "delta" or "both"
+    has_paths: bool = True  # every Gradient.paths is built; False: each is () (delta form)
 
 
-def derive(network: Network, max_paths: int = MAX_PATHS) -> Derivation:
-    """Build the symbolic working for `network` (its values are not looked at)."""
-    return Builder(network, max_paths).build()
+def derive(network: Network, max_paths: int = MAX_PATHS, form: str = "paths",
+           closed_form: bool = False) -> Derivation:
+    """Build the symbolic working for `network` (its values are not looked at).
+
+    `form` is the backward form asked for ("auto" chooses it from the path count, as
+    derive.forms says); `closed_form` whether the closed form is asked for too. Paths
+    are built only where one of them prints them; in the delta form alone, none is.
+    """
+    return Builder(network, max_paths, form, closed_form).build()
 
 
 class Builder:
-    def __init__(self, network: Network, max_paths: int = MAX_PATHS) -> None:
+    def __init__(self, network: Network, max_paths: int = MAX_PATHS, form: str = "paths",
+                 closed_form: bool = False) -> None:
         self.network = network
         self.max_paths = max_paths
+        self.requested = form
+        self.closed_form = closed_form
         self.symbols: dict[str, Symbol] = {}
         self.locals: dict[tuple[Symbol, Symbol], Local] = {}
         self.path_cache: dict[str, tuple[tuple[Local, ...], ...]] = {}
@@ -289,9 +314,16 @@ class Builder:
         loss = sympy.Mul(rule.scale, terms, evaluate=False) if abs(rule.scale) != 1 else rule.scale * terms
         loss_args = tuple(s for _, a, y in outputs for s in (a, y))
         self.count_paths()
-        gradients = tuple(self.gradient_of(p) for p in network.parameters)
+        form = printed_form(self.requested, self.worst)
+        built = form in ("paths", "both") or (self.closed_form and closed_form_needs_paths(network))
+        if built:
+            self.refuse_unbuildable()
+            gradients = tuple(self.gradient_of(p) for p in network.parameters)
+        else:
+            self.sweep_locals()
+            gradients = tuple(Gradient(p, self.sym(p.symbol), ()) for p in network.parameters)
         return Derivation(network, dict(self.symbols), forward, loss, outputs, loss_value(rule),
-                          loss_args, tuple(self.locals.values()), gradients, self.worst)
+                          loss_args, tuple(self.locals.values()), gradients, self.worst, form, built)
 
     def forward_of(self, neuron: Unit) -> Forward:
         z, a = self.z_of(neuron.name), self.a_of(neuron.name)
@@ -378,8 +410,8 @@ class Builder:
     # --- chain-rule paths ----------------------------------------------------------------
 
     def count_paths(self) -> None:
-        """Count every parameter's paths before building them (derive.forms refuses a
-        printed path form beyond --max-paths); refuse only what cannot be built."""
+        """Count every parameter's paths, without building any (derive.forms chooses the
+        form from the count, and refuses a printed path form beyond --max-paths)."""
         from_a: dict[str, int] = {}  # paths from L down to a of each neuron
         from_z: dict[str, int] = {}  # ... and down to its z
         targeted = {name for name, _ in self.network.targets}
@@ -392,11 +424,67 @@ class Builder:
         # a shared parameter's paths are those of every neuron it enters
         self.worst = max((sum(from_z[use.neuron] for use in uses) for uses in self.network.uses.values()),
                          default=0)
+        self.from_a = from_a
+
+    def refuse_unbuildable(self) -> None:
+        """Refuse to build what cannot be built."""
         if self.worst > max(self.max_paths, MAX_BUILT_PATHS):
             raise DeriveError(
-                f"a parameter of this network has {self.worst:,} chain-rule paths; derive computes "
-                f"gradients along every path and stops beyond {MAX_BUILT_PATHS:,}: use a smaller "
-                "or shallower network")
+                f"a parameter of this network has {self.worst:,} chain-rule paths; derive builds "
+                f"paths one by one only up to {MAX_BUILT_PATHS:,}: work it in delta form (--form "
+                "delta, or leave --form to choose), which builds none")
+
+    def sweep_locals(self) -> None:
+        """Register every local derivative the delta form uses, without building a path:
+        one sweep from the outputs back, layer by layer, each unit's dL/da (a targeted
+        output), its edges dz_c/da to the units c it feeds (a weight, or a pooling unit's
+        routing), and da_k/dz of the activation outputs k it enters (itself, or its
+        softmax layer); then every parameter's dz/dw and dz/db, in spec order.
+
+        The set is the one the path enumeration registers: the units below a parameter
+        (a z-unit: one a parameter enters, or one fed by such a unit's activation),
+        and da_k/dz only where a_k reaches the loss."""
+        network = self.network
+        below: set[str] = {use.neuron for uses in network.uses.values() for use in uses}
+        reached: set[str] = set()  # units whose a is on a path from a parameter up
+        for layer in network.layers:
+            for unit in layer:
+                if unit.name in below:
+                    reached.update(self.activation_targets(unit.name))
+            for unit in layer:
+                if unit.name in reached:
+                    below.update(network.consumers[unit.name])
+        targets = dict(network.target_symbols)
+        for layer in reversed(network.layers):
+            for unit in layer:
+                name = unit.name
+                if name in reached:
+                    if name in targets:
+                        self.loss_local(name, self.sym(targets[name]))
+                    a = self.a_of(name)
+                    for consumer in network.consumers[name]:
+                        if network.units[consumer].pool is not None:
+                            self.pool_local(consumer, name)
+                        else:
+                            weight = self.sym(network.weight(name, consumer).symbol)
+                            self.linear_local("edge", consumer, a, "source", {W: weight, X: a})
+                if name in below:
+                    for output in self.activation_targets(name):
+                        if self.from_a[output]:  # a_output reaches the loss
+                            self.activation_local(output, name)
+        for parameter in network.parameters:
+            for _ in self.parameter_locals(parameter):
+                pass
+
+    def parameter_locals(self, parameter: Parameter) -> Iterator[tuple[str, Local]]:
+        """(neuron, dz/dparameter) of each use of the parameter, registered as they are read."""
+        symbol = self.sym(parameter.symbol)
+        for use in self.network.uses[parameter.key]:
+            if use.kind == "weight":
+                term = {W: symbol, X: self.a_of(use.source)}  # type: ignore[arg-type]
+                yield use.neuron, self.linear_local("parameter", use.neuron, symbol, "weight", term)
+            else:
+                yield use.neuron, self.linear_local("parameter", use.neuron, symbol, "bias", {B: symbol})
 
     def paths_from(self, name: str) -> tuple[tuple[Local, ...], ...]:
         """Every chain from L down to z of neuron `name`, as factors from the loss end."""
@@ -438,7 +526,7 @@ class Builder:
                 return Local("edge", z, a, share, (), lambda: value)
             # 1 where a is above every earlier source and not below any later one
             above = [a > s for s in sources[:position]] + [a >= s for s in sources[position + 1:]]
-            formula = sympy.Piecewise((1, sympy.And(*above)), (0, True)) if above else sympy.Integer(1)
+            formula = routing_formula(above)
 
             def routed(*values: Value) -> Fraction:
                 return Fraction(int(first_maximum(values) == position))
@@ -448,16 +536,27 @@ class Builder:
     def gradient_of(self, parameter: Parameter) -> Gradient:
         """The paths of every use of the parameter: one neuron's for a dense weight or
         bias, every map entry's for a shared kernel weight or map bias."""
-        symbol = self.sym(parameter.symbol)
         paths: list[Path] = []
-        for use in self.network.uses[parameter.key]:
-            if use.kind == "weight":
-                term = {W: symbol, X: self.a_of(use.source)}  # type: ignore[arg-type]
-                last = self.linear_local("parameter", use.neuron, symbol, "weight", term)
-            else:
-                last = self.linear_local("parameter", use.neuron, symbol, "bias", {B: symbol})
-            paths.extend(Path(chain + (last,)) for chain in self.paths_from(use.neuron))
-        return Gradient(parameter, symbol, tuple(paths))
+        for neuron, last in self.parameter_locals(parameter):
+            paths.extend(Path(chain + (last,)) for chain in self.paths_from(neuron))
+        return Gradient(parameter, self.sym(parameter.symbol), tuple(paths))
+
+
+def closed_form_needs_paths(network: Network) -> bool:
+    """Whether the closed form, when asked for, writes gradients (read off the paths)."""
+    from .closedform import writes_gradients
+    return writes_gradients(network)
+
+
+def routing_formula(above: list[sympy.Expr]) -> sympy.Expr:
+    """Piecewise((1, And(*above)), (0, True)), or 1 without conditions, built as SymPy's
+    evaluation would leave it (each relation in canonical form) without evaluating: the
+    evaluation costs a millisecond per pooling edge and finds nothing to simplify here
+    (the conditions compare distinct symbols). The tests check it equal to the evaluated one."""
+    if not above:
+        return sympy.Integer(1)
+    condition = sympy.And(*[relation.canonical for relation in above])
+    return sympy.Piecewise((1, condition), (0, True), evaluate=False)
 
 
 def first_maximum(values: tuple[Value, ...] | list[Value]) -> int:

@@ -15,6 +15,10 @@ With the by-hand policy every value the working shows is rounded as displayed an
 next step is computed from the rounded value, exactly, in the form the line shows it:
 a path is the product of its shown factors, a delta is f'(z) written with the shown a
 times the shown terms, a gradient in delta form is the shown a times the shown delta.
+
+In the delta form no path is multiplied out (the derivation built none): under both
+policies every gradient is the sum of a * delta over the parameter's uses, the same
+number as the sum over paths, factored.
 """
 from __future__ import annotations
 
@@ -50,7 +54,7 @@ class Values:
     symbols: dict[Symbol, object]  # every x, y, w, b, z, a by its symbol
     loss: object
     locals: dict[tuple[Symbol, Symbol], object]  # each local derivative's value
-    paths: dict[str, tuple[object, ...]]  # parameter key -> value of each path's product
+    paths: dict[str, tuple[object, ...]]  # parameter key -> value of each path's product; () in delta form
     gradients: dict[str, object]  # parameter key -> dL/dparameter
     updated: dict[str, object]  # parameter key -> value after one SGD step
     deltas: dict[str, object]  # neuron -> dL/dz, as the delta form works it
@@ -69,17 +73,20 @@ def keeper(policy: str, digits: int) -> Keep:
 
 
 def evaluate(derivation: Derivation, network: Network | None = None, policy: str = "exact",
-             digits: int = 4, form: str = "paths") -> Values:
+             digits: int = 4, form: str | None = None) -> Values:
     """All numbers for one forward/backward/update step.
 
     `network` gives the values (defaults to the one derived from); it must have the
     derivation's topology. With policy "exact" every value is carried in full
     precision; with "by-hand" every value the working shows is rounded to `digits`
     (as displayed) and the next step is computed from the rounded value, as a
-    student does on paper. `form` says which working the gradients follow by hand:
-    the paths' products ("paths", "both") or the deltas ("delta").
+    student does on paper. `form` (by default the derivation's) says which working the
+    gradients follow: the paths' products ("paths", "both") or the deltas ("delta"); a
+    derivation without paths is always worked from the deltas.
     """
     network = network or derivation.network
+    if form is None or not derivation.has_paths:
+        form = derivation.form if derivation.has_paths else "delta"
     keep = keeper(policy, digits)
     bits = START_BITS
     while True:
@@ -150,17 +157,22 @@ def step_values(derivation: Derivation, network: Network, keep: Keep, policy: st
     from_deltas: dict[str, object] = {}
     updated: dict[str, object] = {}
     eta = value_of(network.learning_rate)
+    delta_form = form == "delta" or not derivation.has_paths
     for gradient in derivation.gradients:
         parameter = gradient.parameter
-        products = [keep(product(local_values[(f.num, f.den)] for f in path.factors))
-                    for path in gradient.paths]
         key = parameter.key
-        if hand:
-            from_deltas[key] = delta_gradient(derivation, parameter, values, deltas, keep)
-        total_value = from_deltas[key] if hand and form == "delta" else keep(total(products))
-        if not hand:
-            from_deltas[key] = total_value
-        paths[key] = tuple(number(p) for p in products)
+        if delta_form:  # no path multiplied out: sum of a * delta, under either policy
+            total_value = from_deltas[key] = delta_gradient(derivation, parameter, values, deltas, keep)
+            paths[key] = ()
+        else:
+            products = [keep(product(local_values[(f.num, f.den)] for f in path.factors))
+                        for path in gradient.paths]
+            if hand:
+                from_deltas[key] = delta_gradient(derivation, parameter, values, deltas, keep)
+            total_value = keep(total(products))
+            if not hand:
+                from_deltas[key] = total_value
+            paths[key] = tuple(number(p) for p in products)
         gradients[key] = number(check(total_value, f"the gradient of {key}", double=True))
         change = product((eta, total_value))
         updated[key] = number(keep(check(total((values[gradient.symbol], -change)),

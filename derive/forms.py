@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import NamedTuple
 
-from .derivation import Derivation
+from .derivation import PATHS_FOR_AUTO, Derivation, printed_form
 from .errors import DeriveError
 from .evaluate import Values
 from .solution import Section, Shown, Solution
 from .spec import Worked
-
-PATHS_FOR_AUTO = 12  # at most this many paths per parameter: paths; more: delta
 
 
 class Options(NamedTuple):
@@ -33,12 +31,13 @@ class Options(NamedTuple):
 
 
 def chosen_form(derivation: Derivation, form: str) -> tuple[str, str]:
-    """(form, reason): the reason is said in the answer when derive chose the form."""
-    worst = max((len(g.paths) for g in derivation.gradients), default=0)
-    if form != "auto":
-        return form, ""
-    if worst <= PATHS_FOR_AUTO:
-        return "paths", ""
+    """(form, reason): the reason is said in the answer when derive chose the form.
+
+    Chosen from the counted paths (Derivation.worst_paths): none need be built."""
+    worst = derivation.worst_paths
+    chosen = printed_form(form, worst)
+    if form != "auto" or chosen == "paths":
+        return chosen, ""
     return "delta", (f"A parameter of this network has {worst} chain-rule paths, too many to write "
                      f"out one by one (the path-by-path form is used up to {PATHS_FOR_AUTO}), so the "
                      "backward pass is worked in delta form: each neuron's delta once, reused by "

@@ -82,6 +82,22 @@ def test_softmax_row_matches_the_layer_width(runner: CliRunner) -> None:
     assert "\\frac{\\partial a_{1}}{\\partial z_{2}}" in row
 
 
+@pytest.mark.parametrize("width", range(1, 9))
+def test_softmax_row_is_sympys_simplified_derivative(width: int) -> None:
+    """The table's softmax derivatives (written out directly, derive.activations) are,
+    term for term, sympy.simplify of sympy.diff of a_1 = e^{z_1} / sum e^{z_j}."""
+    import sympy
+
+    from derive.activations import softmax_row
+    zs = [sympy.Symbol(f"z_{{{j}}}") for j in range(1, width + 1)]
+    a_1 = sympy.exp(zs[0]) / sympy.Add(*[sympy.exp(z) for z in zs])
+    shown = softmax_row(width).derivatives
+    assert len(shown) == min(width, 2)
+    for i, equation in enumerate(shown):
+        want = sympy.simplify(sympy.diff(a_1, zs[i]))
+        assert sympy.srepr(equation.rhs) == sympy.srepr(want), (width, i)
+
+
 EQUAL_TWICE = re.compile(r"= (-?[0-9.]+(?: \\times 10\^\{-?\d+\})?) = \1(?![0-9])")
 
 
