@@ -30,8 +30,9 @@ import sympy
 from sympy import Symbol
 
 from .derivation import Derivation, Local
-from .network import Unit
-from .solution import Applied, LinearSum, Section
+from .network import Network, Unit
+from .mathnodes import Applied, LinearSum
+from .solution import Section
 
 MAX_PARAMETERS = 20
 
@@ -102,11 +103,7 @@ def closed_form_section(derivation: Derivation) -> Section:
     targets = tuple(y for _, _, y in derivation.outputs)
     hats = prediction_symbols(derivation)
     loss = derivation.loss.xreplace(dict(zip((a for _, a, _ in derivation.outputs), hats)))
-    omitted = ""
-    if any(unit.activation.name == "softmax" for unit in network.neurons):  # type: ignore[union-attr]
-        omitted = "softmax"
-    elif len(parameters) > MAX_PARAMETERS:
-        omitted = "parameters"
+    omitted = omission(network)
     if omitted:
         return Section("closed_form", "end", ClosedForm(omitted, len(parameters), parameters, inputs,
                                                         targets, loss, (), (), ()))
@@ -134,6 +131,23 @@ def closed_form_section(derivation: Derivation) -> Section:
     return Section("closed_form", "end", ClosedForm("", len(parameters), parameters, inputs, targets,
                                                     loss, tuple(predictions), tuple(definitions),
                                                     gradients))
+
+
+def omission(network: Network) -> str:
+    """Why the closed form is not written out ("maps", "softmax", "parameters"), or ""."""
+    if network.maps:
+        return "maps"
+    if any(unit.activation.name == "softmax" for unit in network.neurons):  # type: ignore[union-attr]
+        return "softmax"
+    if len(network.parameters) > MAX_PARAMETERS:
+        return "parameters"
+    return ""
+
+
+def writes_gradients(network: Network) -> bool:
+    """Whether the section writes each gradient, read off the chain-rule paths (which
+    derive.derivation then builds even in the delta form)."""
+    return omission(network) == ""
 
 
 def prediction_symbols(derivation: Derivation) -> tuple[Symbol, ...]:

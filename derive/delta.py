@@ -20,7 +20,9 @@ from sympy import Symbol
 from .derivation import L, Derivation
 from .evaluate import Values
 from .network import Unit
-from .solution import Section, Shown, Substituted
+from .mapview import MapMatrix, backward_maps
+from .mathnodes import Substituted, ordered_symbols
+from .solution import Section, Shown
 
 
 class DeltaLine(NamedTuple):
@@ -52,6 +54,8 @@ class DeltaLayer(NamedTuple):
     is_output: bool
     deltas: tuple[DeltaLine, ...]
     gradients: tuple[DeltaGradient, ...]
+    maps: tuple[MapMatrix, ...] = ()  # a layer of maps: dL/dA and the delta map, as matrices
+    compact: tuple[MapMatrix, ...] = ()  # ... and each kernel's gradient as X * delta
 
 
 def delta_symbol(unit: Unit) -> Symbol:
@@ -78,7 +82,8 @@ def delta_section(derivation: Derivation, values: Values, tasks: dict[str, str |
                           if network.uses[parameter.key][0] is parameter)
         gradients += tuple(delta_gradient(derivation, parameter, values, known, tasks, shown)
                            for parameter in network.idle if network.units[parameter.neuron] in units)
-        layers.append(DeltaLayer(number, number == len(network.layers), lines, gradients))
+        layers.append(DeltaLayer(number, number == len(network.layers), lines, gradients,
+                                 *backward_maps(derivation, values, number)))
     return Section("delta", "backward", tuple(layers))
 
 
@@ -116,14 +121,14 @@ def delta_line(derivation: Derivation, unit: Unit, value: object, known: dict[Sy
         factor, summands = None, tuple(sympy.Mul(f, sympy.Add(*inner), evaluate=False) for f, inner in terms)
         whole = sympy.Add(*summands, evaluate=False)
     # one set of numbers for the whole line, so that it can be redone (derive.checkable)
-    numbers = shown.formula(whole, {s: known[s] for s in whole.free_symbols}, value).values
+    numbers = shown.formula(whole, {s: known[s] for s in ordered_symbols(whole)}, value).values
     return DeltaLine(unit.name, delta_symbol(unit), factor, summands,
                      Substituted(factor, pick(numbers, factor)) if factor is not None else None,
                      tuple(Substituted(t, pick(numbers, t)) for t in summands), value)
 
 
 def pick(numbers: dict[Symbol, object], expr: sympy.Expr) -> dict[Symbol, object]:
-    return {s: numbers[s] for s in expr.free_symbols}
+    return {s: numbers[s] for s in ordered_symbols(expr)}
 
 
 def delta_gradient(derivation: Derivation, parameter: object, values: Values, known: dict[Symbol, object],
@@ -143,5 +148,5 @@ def delta_gradient(derivation: Derivation, parameter: object, values: Values, kn
     if len(terms) == 1 and parameter.kind == "bias":  # type: ignore[attr-defined]
         return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], terms[0], None, value)  # type: ignore[attr-defined]
     formula = terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
-    numbers = shown.formula(formula, {s: known[s] for s in formula.free_symbols}, value)
+    numbers = shown.formula(formula, {s: known[s] for s in ordered_symbols(formula)}, value)
     return DeltaGradient(tasks.get(key), key, sym[parameter.symbol], formula, numbers, value)  # type: ignore[attr-defined]

@@ -68,10 +68,6 @@ def exam_template(spec_path: str | Path) -> Spec:
         problems.append(Problem(str(spec_path), None, "", "the spec has no random values, so "
                                 "every variant would be the same; write a value as {uniform: "
                                 "[low, high], decimals: 2} or {choice: [...]} (see docs/spec.md)"))
-    if any(layer.kind != "dense" for layer in template.layers):
-        problems.append(Problem(str(spec_path), None, "layers", "derive exam does not yet make variants "
-                                "of a network with conv or pool layers; derive solve and derive "
-                                "worksheet work it"))
     # A variant's key, answers.csv and moodle.xml hold one step's gradients for one
     # sample; rather than drop these keys silently (every variant a one-sample,
     # one-step key), say so.
@@ -95,7 +91,9 @@ def make_exam(spec: str | Path | Spec, count: int, seed: int, policy: str = "exa
     checked by exam_template); no files are written."""
     template = spec if isinstance(spec, Spec) else exam_template(spec)
     first = instantiate(template, random.Random(f"derive:{seed}:topology"))
-    derivation = derive(build_network(first))  # once: the topology is the same for every variant
+    options = Options().merged(template.worked)
+    # once: the topology is the same for every variant; no path is built in the delta form
+    derivation = derive(build_network(first), form=options.form, closed_form=options.closed_form)
     seen: set[tuple] = set()
     variants = []
     numbers = range(1, count + 1)

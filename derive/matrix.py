@@ -37,7 +37,8 @@ from .evaluate import Keep, Values, keeper
 from .evaluate import number as double  # a double where one holds the value
 from .network import Network, Parameter, Unit
 from .numeric import Value, product, total, value_of
-from .solution import Applied, Grid, Partial, Section, Shown
+from .mathnodes import Applied, Grid, Partial
+from .solution import Section, Shown
 
 ZERO = Fraction(0)
 
@@ -99,7 +100,7 @@ class MatrixBackward(NamedTuple):
 
 
 class MatrixForm(NamedTuple):
-    layered: bool  # False: a skip connection; the form is omitted
+    layered: bool  # False: a skip connection, or maps; the form is omitted
     skips: tuple[tuple[Symbol, str, str], ...]  # (weight, source, neuron) of each skip connection
     samples: int  # columns of each activation matrix (1: one sample)
     eta: float
@@ -140,6 +141,8 @@ def matrix_section(derivation: Derivation, values: Values, shown: Shown = Shown(
     backward pass's numbers."""
     network = derivation.network
     sym = derivation.symbols
+    if network.maps:  # a map's weights are a kernel, not a matrix W^(l): no such form
+        return Section("matrix", "end", MatrixForm(False, (), 1, network.learning_rate, (), ()))
     skips = skip_connections(network)
     if skips:
         return Section("matrix", "end", MatrixForm(

@@ -79,6 +79,20 @@ class Unit(NamedTuple):
         return self.weights + ((self.bias,) if self.bias is not None else ())
 
 
+class MapInfo(NamedTuple):
+    """A map as a whole (an image channel, a conv or a pooled map): its units are named
+    `name[row,col]`; the key shows it as one matrix (derive.mapview)."""
+
+    name: str
+    layer: int  # 0 for an image channel
+    kind: str  # "input", "conv" or "pool"
+    rows: int
+    cols: int
+    sources: tuple[str, ...] = ()  # a conv map's channels, a pooled map's map
+    stride: int = 1
+    padding: int = 0
+
+
 @dataclass(frozen=True)
 class Network:
     title: str
@@ -89,6 +103,7 @@ class Network:
     loss: str
     learning_rate: Given
     idle: tuple[Parameter, ...] = ()  # kernel entries that meet only the padding: no edge, gradient 0
+    maps: tuple[MapInfo, ...] = ()  # image channels, conv and pooled maps, in layer order
 
     @cached_property
     def units(self) -> dict[str, Unit]:
@@ -181,9 +196,14 @@ def build_network(spec: Spec) -> Network:
     weight_number, neuron_number = count(1), count(1)
     layers = []
     idle: list[Parameter] = []
+    maps = [MapInfo(name, 0, "input", *shapes[name]) for name, _ in spec.inputs if name in shapes]
     for number, layer_spec in enumerate(spec.layers, 1):
         if layer_spec.kind != "dense":
             layer = map_layer(layer_spec, number, shapes, idle)
+            maps += [MapInfo(m.name, number, layer_spec.kind, *shapes[m.name],
+                             tuple(source for source, _ in m.weights), layer_spec.stride,
+                             layer_spec.padding if layer_spec.kind == "conv" else 0)
+                     for m in layer_spec.neurons]
             units.update({u.name: u for u in layer})
             layers.append(layer)
             continue
@@ -219,7 +239,7 @@ def build_network(spec: Spec) -> Network:
         for name, _ in targets
     )
     network = Network(spec.title, inputs, tuple(layers), given_pairs(targets), target_symbols,  # type: ignore[arg-type]
-                      spec.loss, Given.of(spec.learning_rate), tuple(idle))
+                      spec.loss, Given.of(spec.learning_rate), tuple(idle), tuple(maps))
     check_unique(network, spec)
     return network
 

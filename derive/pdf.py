@@ -122,7 +122,7 @@ def compile_pdf(tex_source: str, runs: TexRuns | None = None) -> bytes:
             (work / "document.tex").write_text(tex_source, encoding="utf-8")
             # latexmk reruns by itself; pdflatex alone needs a second pass for longtable widths.
             for _ in range(1 if command[0] == "latexmk" else 2):
-                output = run_tex(runs, command, work, env)
+                run_tex(runs, command, work, env)
             return (work / "document.pdf").read_bytes()
     except OSError as err:
         raise OutputError(f"cannot make the PDF in the temporary folder {tempfile.gettempdir()}: "

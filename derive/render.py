@@ -27,7 +27,9 @@ from .maps import split_entry
 from .plaintext import symbol_text
 from .rounding import WIDE, Rounded, rounded
 from .checkable import Operand
-from .solution import Applied, Diagram, Grid, LinearSum, Partial, Solution, Substituted
+from .mapview import Chosen, Correlation, Elementwise
+from .mathnodes import Applied, Grid, LinearSum, Partial, Substituted, ordered_symbols
+from .solution import Diagram, Solution
 
 FORMATS = ("md", "tex", "json")
 NUMBERS = (int, float, mpmath.mpf, Fraction, Operand)  # what prints through format_number
@@ -160,6 +162,11 @@ def tex(obj: object, digits: int = 4) -> str:
         return substituted_tex(obj, digits)
     if isinstance(obj, Grid):
         return substituted_tex(grid_formula(obj), digits)
+    if isinstance(obj, Correlation):
+        return f"{tex(obj.image, digits)} \\star {tex(obj.delta, digits)}"
+    if isinstance(obj, Elementwise):
+        return (f"{activation_tex(obj.activation)}'\\left({tex(obj.z, digits)}\\right) \\odot "
+                f"{tex(obj.upstream, digits)}")
     if isinstance(obj, NUMBERS) and not isinstance(obj, bool):
         return format_number(obj, digits).tex
     if isinstance(obj, sympy.Basic):
@@ -184,6 +191,8 @@ def substituted_tex(obj: Substituted, digits: int) -> str:
         value = obj.values[symbol]
         if isinstance(value, sympy.Symbol):
             shown = value.name
+        elif isinstance(value, Chosen):  # a max-pooling window's maximum: boxed
+            shown = r"\boxed{" + format_number(value.value, digits).tex + "}"
         else:
             shown = format_number(value, digits).tex if bare else printer.number(value)
         text = text.replace(placeholder(i), shown)
@@ -453,6 +462,64 @@ def _sum_filter(context: jinja2.runtime.Context, terms: tuple[object, ...],
     return sum_tex(tuple(terms), context["digits"], width)
 
 
+def top_level_terms(text: str) -> list[str]:
+    """The terms of a printed sum: split at each " + " outside any bracket or brace."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        if text[i] in "({":
+            depth += 1
+        elif text[i] in ")}":
+            depth -= 1
+        elif depth == 0 and text.startswith(" + ", i):
+            parts.append(text[start:i])
+            start = i = i + 3
+            continue
+        i += 1
+    return parts + [text[start:]]
+
+
+@jinja2.pass_context
+def _long_sum_filter(context: jinja2.runtime.Context, obj: object, width: float | None = None) -> str:
+    """A formula that may be a long sum (a kernel entry's gradient, one term per position
+    of the map), broken onto continuation lines like a sum of terms."""
+    formula = obj.expr if isinstance(obj, Substituted) else obj
+    if isinstance(formula, LinearSum):  # w1 a1 + ... + b: printed whole, broken between terms
+        text = tex(obj, context["digits"])
+        if width is None or approx_width(text) <= width:
+            return text
+        return broken_tex(top_level_terms(text), " + ", width)
+    if isinstance(formula, sympy.Mul) and len(formula.args) == 2 and isinstance(formula.args[1], sympy.Add):
+        # a loss's scale times its sum, 1/n (...): broken inside the brackets when too long
+        text = tex(obj, context["digits"])
+        if width is None or approx_width(text) <= width:
+            return text
+        scale, inner = formula.args
+        inside = Substituted(inner, obj.values) if isinstance(obj, Substituted) else inner
+        return (tex(scale, context["digits"]) + r" \Bigl(" + _long_sum_filter(context, inside, width)
+                + r"\Bigr)")
+    if not isinstance(formula, sympy.Add):
+        return tex(obj, context["digits"])
+    text = tex(obj, context["digits"])
+    if width is None or approx_width(text) <= width:
+        return text
+    if isinstance(obj, Substituted):
+        terms: tuple[object, ...] = tuple(Substituted(t, {s: obj.values[s] for s in ordered_symbols(t)})
+                                          for t in formula.args)
+    else:
+        terms = formula.args
+    return sum_tex(terms, context["digits"], width)
+
+
+@jinja2.pass_context
+def _long_equation_filter(context: jinja2.runtime.Context, equation: sympy.Eq, width: float) -> str:
+    """lhs = rhs on one line, or, when too long, aligned with the rhs broken."""
+    text = tex(equation, context["digits"])
+    if approx_width(text) <= width:
+        return text
+    return (r"\begin{aligned}" + tex(equation.lhs, context["digits"]) + " &= "
+            + _long_sum_filter(context, equation.rhs, width) + r"\end{aligned}")
+
+
 @jinja2.pass_context
 def _bracketed_filter(context: jinja2.runtime.Context, terms: tuple[object, ...],
                       width: float | None = None) -> str:
@@ -610,9 +677,13 @@ def environment(fmt: str) -> jinja2.Environment:
         "factor": _factor_filter,
         "terms": _sum_filter,
         "bracketed": _bracketed_filter,
+        "long_sum": _long_sum_filter,
+        "glyphs": approx_width,
+        "long_equation": _long_equation_filter,
         "nested": _nested_filter,
         "ident": ident,
     })
+    env.tests["sum"] = lambda obj: isinstance(obj, sympy.Add)
     env.bytecode_cache = bytecode_cache(env)
     return env
 

@@ -18,60 +18,17 @@ from . import checkable
 from .derivation import LOSS_TEXT, L, Derivation, Forward, Gradient, Local
 from .evaluate import Values
 from .maps import split_entry
+from .mapview import forward_maps, given_maps
+from .mathnodes import Applied, LinearSum, Partial, Substituted, ordered_symbols
 from .network import Network, Parameter, Unit
 
 
-# --- math nodes the printer knows ----------------------------------------------------------
-
-class Partial(NamedTuple):
-    """The Leibniz factor d(num)/d(den), printed with partial signs."""
-
-    num: Symbol
-    den: Symbol
-
-
-class LinearSum(NamedTuple):
-    """w1*a1 + w2*a2 + ... + b in the given order (SymPy's Add would sort the terms)."""
-
-    terms: tuple[tuple[Symbol, Symbol], ...]
-    bias: Symbol
-
-
-class Applied(NamedTuple):
-    """An activation applied by name, f(z) or, with `prime`, f'(z): sigma(z), ReLU'(z)."""
-
-    activation: str
-    arg: object  # a Symbol, or a number in a 'numbers' line
-    prime: bool = False
-
-
-class Substituted(NamedTuple):
-    """`expr` with numbers (or other symbols) printed in place of its symbols.
-
-    With numbers it is the 'numbers substituted' line; with symbols it writes a
-    generic formula in one neuron's notation without rebuilding the SymPy tree.
-    """
-
-    expr: object  # a SymPy expression or a LinearSum
-    values: dict[Symbol, object]  # symbol -> float or Symbol
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A matrix of numbers (the matrix form's vectors and matrices), row by row."""
-
-    rows: tuple[tuple[object, ...], ...]
-
-    def __getitem__(self, index: tuple[int, int]) -> object:
-        row, col = index
-        return self.rows[row][col]
-
-    @property
-    def T(self) -> Grid:  # noqa: N802 (as SymPy's and NumPy's transpose)
-        return Grid(tuple(zip(*self.rows)))
-
-
 # --- the steps -----------------------------------------------------------------------------
+
+# A map with more entries than this is worked at its first entry only; the key shows all of
+# them in the map's matrix (a 10 x 10 map worked entry by entry would fill pages).
+WORKED_ENTRIES = 16
+
 
 class Section(NamedTuple):
     """An optional part of the answer, rendered by the template `_<kind>.<format>.j2`.
@@ -104,6 +61,7 @@ class ForwardLine(NamedTuple):
     f_of_z: Substituted  # f(z) written out, in this neuron's z
     a_numbers: Substituted | None  # None for the identity: a = z, nothing to substitute
     a_value: float
+    worked: bool = True  # False: an entry of a large map, shown only in the map's matrix
 
 
 class ForwardLayer(NamedTuple):
@@ -111,6 +69,9 @@ class ForwardLayer(NamedTuple):
     is_output: bool
     activation: str
     lines: tuple[ForwardLine, ...]
+    maps: tuple = ()  # a layer of maps: each as a matrix (derive.mapview.MapMatrix)
+    ties: tuple = ()  # max pooling: windows whose maximum appears more than once (mapview.Tie)
+    partly: tuple[str, ...] = ()  # maps too large to work entry by entry: only the first entry is
 
 
 class LossBlock(NamedTuple):
@@ -229,6 +190,8 @@ class Given(NamedTuple):
     # width counts ("conv maps of 3 x 3")
     layers: tuple[tuple[str, int, str, str], ...]
     diagram: Diagram | None  # None for a network of maps: too many units to draw one by one
+    maps: tuple = ()  # image channels and kernels as matrices (derive.mapview.MapMatrix)
+    conventions: tuple[str, ...] = ()  # which map conventions the key states: conv, max, average
     samples: tuple[tuple[int, tuple[float, ...], tuple[float, ...]], ...] = ()  # (n, inputs, targets)
 
 
@@ -305,9 +268,11 @@ def loss_rows(steps: list[Step]) -> tuple[tuple[int, float], ...]:
 
 def given_of(derivation: Derivation, network: Network) -> Given:
     sym = derivation.symbols
-    inputs = tuple(GivenValue(sym[u.a_symbol], u.name, u.value) for u in network.inputs)  # type: ignore[arg-type]
+    # an image channel and a kernel show as matrices (maps), not entry by entry
+    inputs = tuple(GivenValue(sym[u.a_symbol], u.name, u.value)  # type: ignore[arg-type]
+                   for u in network.inputs if not split_entry(u.name))
     weights = tuple(GivenValue(sym[p.symbol], parameter_name(p), p.value)
-                    for p in network.parameters if p.kind == "weight")
+                    for p in network.parameters if p.kind == "weight" and not is_kernel(p))
     biases = tuple(GivenValue(sym[p.symbol], map_of(p.neuron) if p.shared else p.neuron, p.value)
                    for p in network.parameters if p.kind == "bias")
     y_of = dict(network.target_symbols)
@@ -319,7 +284,19 @@ def given_of(derivation: Derivation, network: Network) -> Given:
     has_maps = any(split_entry(u.name) for u in network.inputs + network.neurons)
     return Given(inputs, weights, biases, targets, predictions, LOSS_TEXT[network.loss],
                  sympy.Eq(L, derivation.loss, evaluate=False), network.learning_rate, layers,
-                 None if has_maps else diagram_of(derivation, network))
+                 None if has_maps else diagram_of(derivation, network), given_maps(network),
+                 map_conventions(network))
+
+
+def map_conventions(network: Network) -> tuple[str, ...]:
+    """The conventions a key of this network must state: "conv" (cross-correlation,
+    indices, padding, output size), "max" and "average" (how pooling passes gradients)."""
+    kinds = {info.kind for info in network.maps} | {u.pool for u in network.neurons if u.pool}
+    return tuple(kind for kind in ("conv", "max", "average") if kind in kinds)
+
+
+def is_kernel(p: Parameter) -> bool:
+    return bool(p.shared and p.shared.startswith("k:"))
 
 
 def map_of(unit: str) -> str:
@@ -329,7 +306,7 @@ def map_of(unit: str) -> str:
 
 def parameter_name(p: Parameter) -> str:
     """A weight as the Given table names it: its edge, or a kernel entry by map, channel and place."""
-    if p.shared and p.shared.startswith("k:"):
+    if is_kernel(p):
         _, map_name, channel, place = p.shared.split(":")
         return f"kernel of {map_name} on {channel}, [{place}]"
     return f"{p.source} → {p.neuron}"
@@ -410,10 +387,19 @@ def step_of(derivation: Derivation, values: Values, network: Network, asked: set
     v = values.symbols
     tasks = count(1)
     first = number == 1
-    forward = tuple(
-        ForwardLayer(i, i == len(derivation.forward), layer[0].name,
-                     tuple(forward_line(f, v, f"1.{next(tasks)}" if first else None, shown) for f in layer))
-        for i, layer in enumerate(derivation.forward, 1))
+    large = {info.name for info in network.maps if info.layer and info.rows * info.cols > WORKED_ENTRIES}
+    forward = []
+    for i, layer in enumerate(derivation.forward, 1):
+        lines = []
+        for f in layer:
+            place = split_entry(f.neuron.name)
+            if place and place[0] in large and place[1:] != (1, 1):  # values only, for the JSON
+                lines.append(forward_line(f, v, None, Shown(shown.digits, False))._replace(worked=False))
+            else:
+                lines.append(forward_line(f, v, f"1.{next(tasks)}" if first else None, shown))
+        partly = tuple(info.name for info in network.maps if info.layer == i and info.name in large)
+        forward.append(ForwardLayer(i, i == len(derivation.forward), layer[0].name, tuple(lines),
+                                    *forward_maps(derivation, values, i), partly))
     loss = LossBlock("2" if first else None, LOSS_TEXT[network.loss], derivation.loss,
                      shown.formula(derivation.loss, {s: v[s] for s in derivation.loss_args}, values.loss),
                      values.loss)
@@ -430,7 +416,7 @@ def step_of(derivation: Derivation, values: Values, network: Network, asked: set
                                   update_name(g.parameter.kind, g.parameter.source, g.parameter.neuron),
                                   g.symbol, old, gradient, new, *shown.update(old, eta, gradient, new)))
     outputs = tuple((name, v[a]) for name, a, _ in derivation.outputs)
-    return Step(number, forward, loss, backward, network.learning_rate, tuple(updates), outputs, values)
+    return Step(number, tuple(forward), loss, backward, network.learning_rate, tuple(updates), outputs, values)
 
 
 def update_name(kind: str, source: str | None, neuron: str) -> str:
@@ -511,7 +497,7 @@ def combined_lines(derivation: Derivation, values: Values, shown: Shown) -> tupl
 
 def local_line(factor: Local, values: Values, shown: Shown) -> LocalLine:
     v = values.symbols
-    used = {s: v[s] for s in factor.formula.free_symbols}
+    used = {s: v[s] for s in ordered_symbols(factor.formula)}
     z_value = v[factor.den] if factor.kind == "activation" else None
     value = values.locals[(factor.num, factor.den)]
     # a constant (id' = 1, dz/db = 1) has no numbers to substitute, and is its own value
@@ -524,10 +510,13 @@ def local_line(factor: Local, values: Values, shown: Shown) -> LocalLine:
 
 def gradient_block(gradient: Gradient, values: Values, task: str | None, shown: Shown) -> GradientBlock:
     """A gradient as the sum over its paths: each path's product, the path values added
-    up (when there are several), the total."""
+    up (when there are several), the total. In the delta form (no path was built or
+    multiplied out) the block carries the task, the gradient and its value only."""
     key = gradient.parameter.key
     value = values.gradients[key]
     path_values = values.paths[key]
+    if not path_values:  # no path: nothing to check line by line
+        return GradientBlock(task, key, gradient.parameter.kind, gradient.symbol, (), value, (), ())
     factors = tuple(tuple(values.locals[(f.num, f.den)] for f in path.factors) for path in gradient.paths)
     # the sum line first: how it shows the path values is what each product must land on
     terms = shown.sum(path_values, value) if len(path_values) > 1 else ()

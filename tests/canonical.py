@@ -14,8 +14,10 @@ def draws_values(path: Path) -> bool:
     values = list(spec.get("inputs", {}).values()) + list(spec.get("targets", {}).values())
     values += [spec.get("learning_rate")]
     for layer in spec.get("layers", []):
-        for neuron in layer["neurons"].values():
+        for neuron in layer.get("neurons", {}).values():
             values += [neuron["bias"], *neuron["weights"].values()]
+        for conv_map in layer.get("conv", {}).values():  # a kernel is a mapping of matrices
+            values += [conv_map["bias"], *conv_map["kernel"].values()]
     return any(isinstance(v, dict) for v in values)
 
 
@@ -26,6 +28,18 @@ PROBLEMS = [p for p in ALL_PROBLEMS if not draws_values(p)]
 # sequential runs are checked against the oracle's combined loss in test_syllabus.py)
 SINGLE_SAMPLE = [p for p in PROBLEMS if "samples" not in yaml.safe_load(p.read_text())]
 EXAM_TEMPLATES = [p for p in ALL_PROBLEMS if draws_values(p)]
+
+
+def has_maps(path: Path) -> bool:
+    """A convolutional network (conv or pool layers), read independently of the product."""
+    return any("conv" in layer or "pool" in layer for layer in yaml.safe_load(path.read_text())["layers"])
+
+
+# the dense problems with one sample; the CNN problems have their own oracle
+# (tests/cnn_oracle.py, used by test_cnn.py and test_cnn_oracle.py)
+DENSE_SINGLE_SAMPLE = [p for p in SINGLE_SAMPLE if not has_maps(p)]
+CNN_PROBLEMS = [p for p in PROBLEMS if has_maps(p)]
+DENSE_PROBLEMS = [p for p in PROBLEMS if not has_maps(p)]
 
 # DESIGN.md, "Spec v1 — the canonical form", verbatim.
 # Line numbers, counted by hand:

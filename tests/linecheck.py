@@ -389,7 +389,7 @@ def tokenize(s: str) -> list[Tok]:
             if name in ("leftarrow", "gets"):
                 toks.append(Tok("ARROW", text="\\leftarrow"))
                 continue
-            if name in SPACES:
+            if name in SPACES or name == "boxed":  # \boxed{v} marks an entry; its value is v
                 continue
             if name in SYMBOLS:
                 toks.append(Tok("SYM", name, "\\" + name))
@@ -993,7 +993,10 @@ def statements(math: str) -> list[str]:
     if not m:
         rows = [math.strip()]
     else:
-        rows = [r.strip() for r in split_top(m.group(1), r"\\\\")]
+        # a continuation row may start inside brackets (a long sum broken within \Bigl( \Bigr)):
+        # join every continuation first, then split the rows
+        body = re.sub(r"\\\\\s*&\s*\\q?quad\b", " ", m.group(1))
+        rows = [r.strip() for r in split_top(body, r"\\\\")]
     out: list[str] = []
     for row in rows:
         if not row:

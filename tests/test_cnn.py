@@ -63,7 +63,7 @@ def compare(spec: dict[str, Any], folder: Path) -> None:
 
 @pytest.mark.parametrize("name", PROBLEM_FILES)
 def test_cnn_problems_match_the_oracle(name: str, tmp_path: Path) -> None:
-    spec = yaml.safe_load((Path(__file__).parent / "cnn_problems" / name).read_text())
+    spec = yaml.safe_load((Path(__file__).resolve().parent.parent / "problems" / name).read_text())
     compare(spec, tmp_path)
 
 
@@ -83,7 +83,7 @@ def test_every_line_of_a_cnn_key_recomputes(name: str, policy: str, form: str) -
     """The line checker of tests/test_lines.py on the CNN keys: a convolution entry is a
     sum of kernel x pixel products, a pooling unit a max or a mean, a kernel's gradient a
     sum over the positions it touched."""
-    path = Path(__file__).parent / "cnn_problems" / name
+    path = Path(__file__).resolve().parent.parent / "problems" / name
     result = CliRunner().invoke(main, ["solve", str(path), "--rounding", policy, "--form", form,
                                        "--max-paths", "100000"])  # the path form of the smaller three
     assert result.exit_code == 0, result.output
@@ -91,7 +91,7 @@ def test_every_line_of_a_cnn_key_recomputes(name: str, policy: str, form: str) -
     assert report.checks and not report.failures and not report.unparsed, report.message(10)
 
 
-EXAMPLE = (Path(__file__).parent / "cnn_problems" / "cnn_example.yaml").read_text(encoding="utf-8")
+EXAMPLE = (Path(__file__).resolve().parent.parent / "problems" / "cnn_example.yaml").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("change, where, words", [
@@ -100,7 +100,10 @@ EXAMPLE = (Path(__file__).parent / "cnn_problems" / "cnn_example.yaml").read_tex
     # a 2 x 3 kernel is allowed; it makes c1 3 x 2, p1 2 x 1, and o's 2 x 2 weights from p1 wrong
     ("{x: [[0.2, -0.1, 0.5], [0.0, 0.3, 0.1]]}}", "layers[2].neurons.o.weights.p1", "expected a 2 x 1 matrix"),
     ("{y: [[0.2, -0.1], [0.0, 0.3]]}}", "layers[0].conv.c1.kernel.y", "not a matrix input or a map"),
-    ("{x: [[0.2, {uniform: [0, 1]}], [0.0, 0.3]]}}", "layers[0].conv.c1.kernel.x[0][1]", "expected a number"),
+    ("{x: [[0.2, abc], [0.0, 0.3]]}}", "layers[0].conv.c1.kernel.x[0][1]", "expected a number"),
+    ("{x: [[0.2, {uniform: [1, 0]}], [0.0, 0.3]]}}", "layers[0].conv.c1.kernel.x[0][1].uniform", "low < high"),
+    ("{x: {uniform: [0, 1]}}}", "layers[0].conv.c1.kernel.x", "needs its shape"),
+    ("{x: {uniform: [0, 1], shape: [2]}}}", "layers[0].conv.c1.kernel.x.shape", "expected [rows, columns]"),
 ])
 def test_conv_mistakes_are_located(change: str, where: str, words: str | None, tmp_path: Path) -> None:
     text = EXAMPLE.replace("{x: [[0.2, -0.1], [0.0, 0.3]]}}", change, 1)
@@ -123,9 +126,35 @@ def test_pool_and_weight_shapes_are_checked(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "window does not fit" in result.stderr, result.output
 
 
-def test_exams_of_cnns_are_refused_with_the_reason(tmp_path: Path) -> None:
+EXAM = EXAMPLE.replace("""  x: [[1, 0, 2, 1],          # a matrix is an image channel; a number stays a scalar input
+      [0, 1, 1, 0],
+      [2, 1, 0, 1],
+      [1, 0, 1, 2]]""", "  x: {uniform: [0, 2], decimals: 0, shape: [4, 4]}").replace(
+    "bias: 0.1,", "bias: {uniform: [-0.3, 0.3], decimals: 1},", 1).replace(
+    "[[-0.3, 0.1], [0.2, 0.1]]", "[[{choice: [-0.3, 0.3]}, 0.1], [0.2, {uniform: [-0.5, 0.5], decimals: 2}]]", 1)
+
+
+def test_cnn_exam_variants_draw_images_and_kernels_and_match_the_oracle(tmp_path: Path) -> None:
+    """derive exam on a CNN template: each variant's drawn values obey their draws, the
+    variants differ, and each variant's key agrees with the oracle on its spec.yaml."""
+    assert EXAM.count("uniform") == 3 and "shape: [4, 4]" in EXAM  # the replacements took
     path = tmp_path / "cnn.yaml"
-    path.write_text(EXAMPLE.replace("bias: 0.1,", "bias: {uniform: [0, 1], decimals: 1},", 1), encoding="utf-8")
-    result = CliRunner().invoke(main, ["exam", str(path), "-n", "2", "--no-pdf", "-q", "-o", str(tmp_path / "e")])
-    assert result.exit_code == 2 and "conv or pool layers" in result.stderr, result.output
-    assert not (tmp_path / "e").exists()
+    path.write_text(EXAM, encoding="utf-8")
+    out = tmp_path / "e"
+    result = CliRunner().invoke(main, ["exam", str(path), "-n", "4", "--seed", "7", "--no-pdf", "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    images = set()
+    for n in range(1, 5):
+        spec = yaml.safe_load((out / f"variant-{n:02d}" / "spec.yaml").read_text(encoding="utf-8"))
+        image = spec["inputs"]["x"]
+        assert len(image) == 4 and all(len(row) == 4 and all(v in (0, 1, 2) for v in row) for row in image)
+        conv = spec["layers"][0]["conv"]
+        assert -0.3 <= conv["c1"]["bias"] <= 0.3 and round(conv["c1"]["bias"], 1) == conv["c1"]["bias"]
+        assert conv["c2"]["kernel"]["x"][0][0] in (-0.3, 0.3) and -0.5 <= conv["c2"]["kernel"]["x"][1][1] <= 0.5
+        images.add(str(image))
+        key = json.loads((out / f"variant-{n:02d}" / "key.json").read_text(encoding="utf-8"))
+        grads = gradients(spec)
+        shown = {oracle_key(entry): entry["gradient"] for entry in key["steps"][0]["parameters"]}
+        assert set(shown) == set(grads)
+        assert all(close(shown[k], grads[k]) for k in grads)
+    assert len(images) > 1

@@ -2,7 +2,7 @@
 
 derive does not compute CNNs yet; these tests pin the oracle itself, so that derive can
 later be checked against it: hand-worked values, its backward pass against central
-finite differences on the issue's example, on tests/cnn_problems/*.yaml and on 250
+finite differences on the issue's example, on problems/cnn_*.yaml and on 250
 seeded random small CNNs, with the comparisons that straddle a kink (a ReLU z at exactly
 0, a max-pooling tie) counted and checked one-sidedly instead.
 """
@@ -19,7 +19,7 @@ import yaml
 import cnn_oracle as o
 
 F = Fraction
-PROBLEMS = Path(__file__).parent / "cnn_problems"
+PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
 
 # issue 10's example, verbatim from `issues show 10`
 EXAMPLE = """\

@@ -77,6 +77,11 @@ def test_pdf_without_tex_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
     assert not out.exists()
 
 
+def flat(value: object) -> list[float]:
+    """A JSON number, or every number of a map's nested rows."""
+    return [v for item in value for v in flat(item)] if isinstance(value, list) else [value]  # type: ignore[list-item]
+
+
 @pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.stem)
 def test_worksheet_holds_no_answers(problem: Path) -> None:
     """No computed value (z, a, loss, gradient, update) appears in the worksheet,
@@ -85,9 +90,10 @@ def test_worksheet_holds_no_answers(problem: Path) -> None:
     key = json.loads(render(solution, "json"))["steps"][0]
     given = {format_number(v.value, 4).tex for v in solution.given.inputs + solution.given.weights
              + solution.given.biases + solution.given.targets} | {format_number(solution.given.eta, 4).tex}
+    given |= {format_number(v, 4).tex for m in solution.given.maps for row in m.grid.rows for v in row}
     answers = [key["loss"]] + [p[k] for p in key["parameters"] for k in ("gradient", "updated")
                                if p[k] is not None] \
-        + [v for unit in key["forward"].values() for v in unit.values()]
+        + [v for unit in key["forward"].values() for value in unit.values() for v in flat(value)]
     shown = {format_number(a, 4).tex for a in answers if not math.isclose(a, round(a))} - given
     for kind in ("md", "tex"):
         # the diagram writes negative numbers with a real minus sign (U+2212)

@@ -10,6 +10,7 @@ Parameter keys: the oracle's ("weight", src, dst) / ("bias", neuron) are the pro
 """
 from __future__ import annotations
 
+import json
 import math
 from fractions import Fraction
 from functools import lru_cache
@@ -17,20 +18,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sympy
 import yaml
+from click.testing import CliRunner
 
+import cnn_oracle
+from exact_oracle import exact_gradients, load_exact
 from oracle import fd_gradients, forward, loss, parameters, sympy_gradients
 from random_specs import ACTIVATIONS, _activation, _compatible_losses, random_spec
 
+from cli import main
 from derive.api import solve
 from derive.derivation import derive
 from derive.evaluate import Values, evaluate
+from derive.forms import Options
 from derive.network import build_network
 from derive.solution import build_solution
-from derive.spec import parse_spec
+from derive.spec import load_spec, parse_spec
 
 PROBLEMS_DIR = Path(__file__).resolve().parent.parent / "problems"
-from canonical import SINGLE_SAMPLE as PROBLEMS  # noqa: E402  (one sample, given values)
+from canonical import DENSE_SINGLE_SAMPLE as PROBLEMS  # noqa: E402  (one sample, given values; CNNs: test_cnn.py)
 # What the oracle raises for a spec feature it does not implement (unknown activation,
 # loss or reduction: ValueError; a key it does not read: KeyError).
 ORACLE_UNSUPPORTED = (ValueError, KeyError, NotImplementedError)
@@ -153,16 +160,24 @@ def test_problem_updates_are_one_sgd_step(path: Path) -> None:
         assert close(values.updated[key], old - eta * expected[okey], eta * FD_TOL), key
 
 
+@lru_cache(maxsize=None)
+def problem_path_values(path: Path) -> Values:
+    """The problem worked path by path (solve works a problem of many paths in delta form)."""
+    return evaluate(derive(build_network(load_spec(path)), form="paths"))
+
+
 @pytest.mark.parametrize("path", PROBLEMS, ids=problem_ids)
 def test_problem_paths_sum_to_gradient(path: Path) -> None:
     expected = oracle_or_skip("fd", path)
-    values = problem_values(path)
+    values = problem_path_values(path)
     assert set(values.paths) == set(values.gradients)
     for okey, want in expected.items():
         key = key_of(okey)
         assert len(values.paths[key]) >= 1, key
         assert math.fsum(values.paths[key]) == pytest.approx(values.gradients[key], rel=1e-14, abs=1e-17)
         assert close(math.fsum(values.paths[key]), want, FD_TOL), key
+        # the key's own gradient (from the deltas, where it is worked in delta form)
+        assert problem_values(path).gradients[key] == pytest.approx(values.gradients[key], rel=1e-12, abs=1e-300)
 
 
 # --------------------------------------------------------------------------- q2 by hand
@@ -409,3 +424,182 @@ def test_saturated_sigmoid_binary_cross_entropy_prints_right_digits(z: float) ->
     exact_loss = 0.7 * z + math.log1p(math.exp(-z))
     assert format_number(values.gradients["b:o"], 4).text == format_number(exact_gradient, 4).text
     assert format_number(values.loss, 4).text == format_number(exact_loss, 4).text
+
+
+# --------------------------------------------------------------------------- delta form: no paths
+
+DENSE_232 = {
+    "title": "2-3-2 sigmoid", "inputs": {"x1": 0.35, "x2": -0.9},
+    "layers": [
+        {"activation": "sigmoid", "neurons": {
+            "h1": {"bias": 0.1, "weights": {"x1": 0.15, "x2": -0.2}},
+            "h2": {"bias": -0.3, "weights": {"x1": 0.4, "x2": 0.25}},
+            "h3": {"bias": 0.05, "weights": {"x1": -0.5, "x2": 0.3}}}},
+        {"activation": "sigmoid", "neurons": {
+            "o1": {"bias": 0.2, "weights": {"h1": 0.6, "h2": -0.1, "h3": 0.45}},
+            "o2": {"bias": -0.15, "weights": {"h1": -0.35, "h2": 0.5, "h3": 0.2}}}}],
+    "targets": {"o1": 1, "o2": 0}, "loss": "half_squared_error", "learning_rate": 0.5}
+
+
+def deep_narrow(layers: int = 20) -> dict[str, Any]:
+    """`layers` sigmoid layers of width 2: 2^(layers - 1) paths per first-layer weight."""
+    spec: dict[str, Any] = {"title": f"{layers} layers of 2", "inputs": {"x1": 0.5, "x2": -0.25},
+                            "layers": [], "targets": {}, "loss": "half_squared_error",
+                            "learning_rate": 0.1}
+    sources = ["x1", "x2"]
+    for layer in range(1, layers + 1):
+        names = [f"n{layer}_{j}" for j in (1, 2)]
+        spec["layers"].append({"activation": "sigmoid", "neurons": {
+            name: {"bias": round(0.1 * ((layer + j) % 5) - 0.2, 2),
+                   "weights": {s: round(0.9 - 0.3 * ((layer * 3 + j * 2 + k) % 7), 2)
+                               for k, s in enumerate(sources)}}
+            for j, name in enumerate(names)}})
+        sources = names
+    spec["targets"] = {sources[0]: 1, sources[1]: 0}
+    return spec
+
+
+def json_gradients(path: Path, *options: str) -> dict[str, dict[str, Any]]:
+    """The JSON key's parameters by symbol, from `derive solve PATH -f json OPTIONS`."""
+    result = CliRunner().invoke(main, ["solve", str(path), "-f", "json", *options])
+    assert result.exit_code == 0, result.output
+    return {entry["symbol"]: entry for entry in json.loads(result.stdout)["steps"][0]["parameters"]}
+
+
+def written(spec: dict[str, Any], folder: Path) -> Path:
+    path = folder / "net.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+DELTA_CASES = ["dense_232", "seed003_softmax.yaml", "deep_34442.yaml", "cnn_example.yaml",
+               "cnn_average_pool.yaml", "cnn_two_channels.yaml"]
+
+
+@pytest.mark.parametrize("case", DELTA_CASES)
+@pytest.mark.parametrize("policy", ["exact", "by-hand"])
+def test_delta_form_gradients_equal_the_path_form(case: str, policy: str, tmp_path: Path) -> None:
+    """--form delta (no path built) gives the path form's gradients, and its JSON key
+    lists no path values; the path form's sum over paths is the independent route."""
+    path = written(DENSE_232, tmp_path) if case == "dense_232" else PROBLEMS_DIR / case
+    by_paths = json_gradients(path, "--form", "paths", "--max-paths", "5000", "--rounding", policy)
+    by_deltas = json_gradients(path, "--form", "delta", "--rounding", policy)
+    assert list(by_deltas) == list(by_paths)
+    for symbol, entry in by_deltas.items():
+        want = by_paths[symbol]
+        assert entry["paths"] == [], symbol
+        if policy == "exact":  # by hand each form rounds its own working
+            assert entry["gradient"] == pytest.approx(want["gradient"], rel=1e-12, abs=1e-300), symbol
+            assert entry["updated"] == pytest.approx(want["updated"], rel=1e-12, abs=1e-300), symbol
+            assert math.fsum(want["paths"]) == pytest.approx(want["gradient"], rel=1e-12, abs=1e-15), symbol
+
+
+@pytest.mark.parametrize("case", ["dense_232", "cnn_example.yaml", "cnn_two_channels.yaml"])
+def test_delta_form_gradients_equal_the_oracles(case: str, tmp_path: Path) -> None:
+    """Against backpropagation written outside derive: tests/exact_oracle.py (dense) and
+    tests/cnn_oracle.py (maps), both in exact decimals and 50+ digit mpmath."""
+    if case == "dense_232":
+        path = written(DENSE_232, tmp_path)
+        want = {key_of(k): v for k, v in exact_gradients(load_exact(path.read_text())).items()}
+        got = dict(solve(path, options=Options("delta")).steps[0].values.gradients)
+    else:
+        path = PROBLEMS_DIR / case
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        from test_cnn import oracle_key
+        shown = json_gradients(path, "--form", "delta")
+        want = {oracle_key(entry): cnn_oracle.gradients(spec)[oracle_key(entry)] for entry in shown.values()}
+        got = {oracle_key(entry): entry["gradient"] for entry in shown.values()}
+    assert set(got) == set(want)
+    for key, value in got.items():
+        assert float(value) == pytest.approx(float(want[key]), rel=1e-12, abs=1e-15), key
+
+
+def test_delta_form_of_relu_networks_stays_exact() -> None:
+    """Decimal inputs, ReLU and linear units: every gradient is an exact Fraction in
+    both forms, and the same one."""
+    for seed in range(4000, 4012):  # every layer ReLU (see random_cases)
+        text = _spec_yaml(seed, (("activations", ("relu",)),))
+        network = build_network(parse_spec(text, f"<relu {seed}>"))
+        by_deltas = evaluate(derive(network, form="delta"))
+        by_paths = evaluate(derive(network, form="paths"))
+        for key, value in by_paths.gradients.items():
+            assert isinstance(value, Fraction) and by_deltas.gradients[key] == value, (seed, key)
+            assert by_deltas.updated[key] == by_paths.updated[key], (seed, key)
+
+
+@pytest.mark.parametrize("seed, options", [(s, o) for _, s, o in RANDOM_CASES[::3]],
+                         ids=[i for i, _, _ in RANDOM_CASES[::3]])
+def test_delta_form_registers_the_locals_the_paths_use(seed: int, options: dict[str, Any]) -> None:
+    """The delta form's sweep registers exactly the local derivatives the path
+    enumeration does (sparse layers, skip connections, untargeted outputs), and its
+    gradients are the sums over the paths."""
+    text = _spec_yaml(seed, tuple(sorted(options.items())))
+    network = build_network(parse_spec(text, f"<seed {seed}>"))
+    delta, paths = derive(network, form="delta"), derive(network, form="paths")
+    assert all(g.paths == () for g in delta.gradients) and not delta.has_paths
+    assert {(f.num, f.den) for f in delta.locals} == {(f.num, f.den) for f in paths.locals}
+    assert delta.worst_paths == paths.worst_paths == max((len(g.paths) for g in paths.gradients), default=0)
+    by_deltas, by_paths = evaluate(delta), evaluate(paths)
+    assert set(by_deltas.paths) == set(by_paths.paths) and all(v == () for v in by_deltas.paths.values())
+    for key, value in by_paths.gradients.items():
+        assert by_deltas.gradients[key] == pytest.approx(value, rel=1e-12, abs=1e-300), key
+
+
+@pytest.mark.parametrize("name", ["cnn_example.yaml", "cnn_average_pool.yaml", "cnn_map_output.yaml",
+                                  "cnn_two_channels.yaml"])
+def test_delta_form_of_a_cnn_registers_the_locals_the_paths_use(name: str) -> None:
+    network = build_network(load_spec(PROBLEMS_DIR / name))
+    delta, paths = derive(network, form="delta"), derive(network, form="paths", max_paths=5000)
+    assert {(f.num, f.den) for f in delta.locals} == {(f.num, f.den) for f in paths.locals}
+    # each max-pooling unit's routing, built as SymPy would evaluate it
+    routes = [f for f in paths.locals if f.kind == "edge" and isinstance(f.formula, sympy.Piecewise)]
+    assert bool(routes) == any(unit.pool == "max" for unit in network.neurons)
+    for factor in routes:
+        (_, condition), _ = factor.formula.args
+        sources = [s for s in factor.args if s != factor.den]
+        position = factor.args.index(factor.den)
+        above = [factor.den > s for s in sources[:position]] + [factor.den >= s for s in sources[position:]]
+        evaluated = sympy.Piecewise((1, sympy.And(*above)), (0, True))
+        assert factor.formula == evaluated and sympy.srepr(factor.formula) == sympy.srepr(evaluated)
+
+
+def test_deep_narrow_network_solves_in_delta_form_without_paths(tmp_path: Path) -> None:
+    """20 sigmoid layers of width 2: 2^19 paths per first-layer weight, none built."""
+    spec = deep_narrow(20)
+    path = written(spec, tmp_path)
+    network = build_network(load_spec(path))
+    derivation = derive(network, form="delta")
+    assert derivation.worst_paths == 2 ** 19 and derivation.form == "delta"
+    assert len(derivation.gradients) == 20 * 6
+    assert all(g.paths == () for g in derivation.gradients)
+    auto = derive(network, form="auto")  # too many paths to print: delta, and none built
+    assert auto.form == "delta" and all(g.paths == () for g in auto.gradients)
+    solution = solve(path, options=Options("delta"))
+    values = solution.steps[0].values
+    blocks = [block for layer in solution.steps[0].backward for block in layer.gradients]
+    assert len(blocks) == 120 and all(block.paths == () and block.terms == () for block in blocks)
+    want = {key_of(k): v for k, v in exact_gradients(load_exact(path.read_text())).items()}
+    assert set(values.gradients) == set(want)
+    for key, value in values.gradients.items():
+        assert float(value) == pytest.approx(float(want[key]), rel=1e-12, abs=1e-300), key
+    # the path form would build 2^19 paths per weight: refused, and the delta form named
+    result = CliRunner().invoke(main, ["solve", str(path), "--form", "paths", "-f", "json"])
+    assert result.exit_code != 0 and "--form delta" in result.output
+
+
+def test_closed_form_in_delta_form(tmp_path: Path) -> None:
+    """The closed form is read off the paths: asked for beside the delta form, they are
+    built for it, and the gradients still come from the deltas."""
+    path = written(DENSE_232, tmp_path)
+    network = build_network(load_spec(path))
+    derivation = derive(network, form="delta", closed_form=True)
+    assert derivation.form == "delta" and derivation.has_paths
+    assert all(len(g.paths) >= 1 for g in derivation.gradients)
+    values = evaluate(derivation)
+    assert all(v == () for v in values.paths.values())
+    solution = solve(path, options=Options("delta", closed_form=True))
+    assert any(s.kind == "closed_form" for s in solution.sections)
+    # too many parameters for a closed form: it is omitted, and no path is built
+    assert not derive(build_network(parse_spec(yaml.safe_dump(deep_narrow(6)), "<deep>")),
+                      form="delta", closed_form=True).has_paths
+

@@ -54,9 +54,22 @@ def problems() -> list[str]:
     return names
 
 
+# Written out path by path, these keys pass derive's default limit of 256 printed paths
+# per parameter (two conv + pool stages: 576 paths into a first-layer kernel entry), so
+# derive refuses --form paths for them (checked below) and the grid works them in delta form.
+REFUSED_PATHS = {"cnn_seed001.yaml"}
+
 GRID = [pytest.param(problem, policy, form, digits,
                      id=f"{problem[:-5]}-{policy}-{form}-d{digits}")
-        for problem in problems() for policy in POLICIES for form in FORMS for digits in DIGITS]
+        for problem in problems() for policy in POLICIES for form in FORMS for digits in DIGITS
+        if not (form == "paths" and problem in REFUSED_PATHS)]
+
+
+@pytest.mark.parametrize("problem", sorted(REFUSED_PATHS))
+def test_a_path_form_past_the_limit_is_refused(problem: str) -> None:
+    result = CliRunner().invoke(main, ["solve", str(PROBLEMS_DIR / problem), "-f", "md", "--form", "paths"])
+    assert result.exit_code == 2
+    assert "chain-rule paths and the limit is 256" in result.output
 
 
 @functools.lru_cache(maxsize=None)

@@ -32,7 +32,7 @@ from derive.solution import build_solution
 from derive.spec import Activation, parse_spec
 
 PROBLEMS_DIR = Path(__file__).resolve().parent.parent / "problems"
-from canonical import SINGLE_SAMPLE as PROBLEMS  # noqa: E402  (one sample, given values)
+from canonical import DENSE_SINGLE_SAMPLE as PROBLEMS  # noqa: E402  (one sample, given values; CNNs: test_cnn.py)
 ORACLE_UNSUPPORTED = (ValueError, KeyError, NotImplementedError)
 
 

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import yaml
 
-from .model import NOTATION_CHOICES, Activation, Draw, Notation, Spec, Value, Worked
+from .model import NOTATION_CHOICES, Activation, Draw, LayerSpec, Notation, Spec, Value, Worked
 
 
 def has_draws(spec: Spec) -> bool:
@@ -16,20 +16,29 @@ def has_draws(spec: Spec) -> bool:
 
 
 def spec_values(spec: Spec) -> list[Value]:
-    """Every drawable value, in the fixed order draws are made in."""
+    """Every drawable value, in the fixed order draws are made in (a matrix row by row)."""
     values: list[Value] = [v for _, v in spec.inputs]
     for layer in spec.layers:
         for neuron in layer.neurons:
-            values.extend(v for _, v in neuron.weights)
+            values.extend(v for _, v in neuron.weights if v is not None)  # a pooled map's source: None
             values.append(neuron.bias)
     values.extend(v for _, v in spec.targets)
     values.append(spec.learning_rate)
-    return values
+    return [cell for value in values for cell in cells(value)]
+
+
+def cells(value: object) -> list[Value]:
+    """A matrix's entries row by row; a number or a draw alone."""
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return [cell for row in value for cell in row]
+    return [value]  # type: ignore[list-item]
 
 
 def instantiate(spec: Spec, rng: random.Random) -> Spec:
     """The spec with every draw replaced by a value from `rng`, drawn in a fixed order."""
     def pick(value: Value) -> float:
+        if isinstance(value, tuple) and value and isinstance(value[0], tuple):  # a matrix
+            return tuple(tuple(pick(cell) for cell in row) for row in value)  # type: ignore[return-value]
         if not isinstance(value, Draw):
             return value
         if value.kind == "choice":
@@ -41,7 +50,8 @@ def instantiate(spec: Spec, rng: random.Random) -> Spec:
     inputs = tuple((name, pick(v)) for name, v in spec.inputs)
     layers = tuple(
         layer._replace(neurons=tuple(
-            n._replace(weights=tuple((source, pick(v)) for source, v in n.weights), bias=pick(n.bias))
+            n._replace(weights=tuple((source, pick(v) if v is not None else None) for source, v in n.weights),
+                       bias=pick(n.bias))
             for n in layer.neurons))
         for layer in spec.layers)
     targets = tuple((name, pick(v)) for name, v in spec.targets)
@@ -59,20 +69,27 @@ def spec_yaml(spec: Spec) -> str:
             return {"formula": a.formula, "name": a.name}
         return {"name": a.name, "slope": a.slope} if a.name == "leaky_relu" else a.name
 
+    def layer_document(layer: LayerSpec) -> dict[str, object]:
+        if layer.kind == "conv":
+            return {"conv": {n.name: {"bias": n.bias, "kernel": named(n.weights)} for n in layer.neurons},
+                    "stride": layer.stride, "padding": layer.padding, "activation": activation(layer.activation)}
+        if layer.kind == "pool":
+            return {"pool": {n.name: {"from": n.weights[0][0]} for n in layer.neurons}, "kind": layer.pool,
+                    "size": layer.size, "stride": layer.stride, "activation": activation(layer.activation)}
+        return {"activation": activation(layer.activation),
+                "neurons": {n.name: {"bias": n.bias, "weights": named(n.weights)} for n in layer.neurons}}
+
     document: dict[str, object] = {"title": spec.title}
     if spec.samples:
-        document["samples"] = [{"inputs": dict(inputs), "targets": dict(targets)}
+        document["samples"] = [{"inputs": named(inputs), "targets": named(targets)}
                                for inputs, targets in spec.samples]
     else:
-        document["inputs"] = dict(spec.inputs)
-    document["layers"] = [{"activation": activation(layer.activation),
-                           "neurons": {n.name: {"bias": n.bias, "weights": dict(n.weights)}
-                                       for n in layer.neurons}}
-                          for layer in spec.layers]
+        document["inputs"] = named(spec.inputs)
+    document["layers"] = [layer_document(layer) for layer in spec.layers]
     if spec.samples:
         document["reduction"] = spec.reduction
     else:
-        document["targets"] = dict(spec.targets)
+        document["targets"] = named(spec.targets)
     document["loss"] = spec.loss
     document["learning_rate"] = spec.learning_rate
     if spec.steps != 1:
@@ -85,6 +102,12 @@ def spec_yaml(spec: Spec) -> str:
     if spec.notation != Notation():  # so that `derive solve` on a variant names things alike
         document["notation"] = notation_document(spec.notation)
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
+
+
+def named(pairs: tuple[tuple[str, object], ...]) -> dict[str, object]:
+    """(name, value) pairs as a mapping, a matrix as a list of rows (YAML has no tuples)."""
+    return {name: [list(row) for row in value] if isinstance(value, tuple) else value
+            for name, value in pairs}
 
 
 def notation_document(notation: Notation) -> dict[str, object]:

@@ -214,6 +214,10 @@ class DataReader(LayerReader):
                 if rows and all(isinstance(r, SequenceNode) and len(r.value) == len(rows[0].value) for r in rows):
                     # its shape even if a cell is wrong: reported once, not again where it is used
                     self.shapes[key] = (len(rows), len(rows[0].value))
+            elif isinstance(value_node, MappingNode) and "shape" in (self.mapping(value_node, join(path, key)) or {}):
+                value = self.matrix(value_node, join(path, key))  # a drawn image channel
+                if value is not None:
+                    self.shapes[key] = (len(value), len(value[0]))  # type: ignore[arg-type]
             else:
                 value = self.value(value_node, join(path, key))
             if self.name(key_node, join(path, key)) and value is not None:

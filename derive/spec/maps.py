@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from yaml.nodes import Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .documents import join, kind_of, listed, scalar_value, shown
 from .activations import ActivationReader
@@ -32,13 +32,16 @@ class MapReader(ActivationReader):
         self.shapes: dict[str, tuple[int, int]] = {}  # matrix input or map name -> (rows, cols)
 
     def matrix(self, node: Node, path: str, shape: tuple[int, int] | None = None) -> Matrix | None:
-        """Rows of numbers, all of one length (and of `shape` if given)."""
+        """Rows of numbers, all of one length (and of `shape` if given). For an exam, a
+        cell may be a draw, and so may the whole matrix: {uniform: [0, 2], decimals: 0,
+        shape: [4, 4]} draws each entry on its own."""
+        if isinstance(node, MappingNode):
+            return self.drawn_matrix(node, path, shape)
         if not isinstance(node, SequenceNode) or not node.value or \
                 not all(isinstance(row, SequenceNode) and row.value for row in node.value):
             self.problem(node, path, f"expected a matrix: a list of rows of numbers, found {kind_of(node)}")
             return None
-        # numbers only: drawn values (exams) are not read inside a matrix yet
-        rows = [[self.number(cell, f"{path}[{r}][{c}]") for c, cell in enumerate(row.value)]
+        rows = [[self.value(cell, f"{path}[{r}][{c}]") for c, cell in enumerate(row.value)]
                 for r, row in enumerate(node.value)]
         widths = {len(row) for row in rows}
         if len(widths) != 1:
@@ -55,6 +58,32 @@ class MapReader(ActivationReader):
         if any(cell is None for row in rows for cell in row):
             return None
         return tuple(tuple(row) for row in rows)  # type: ignore[misc]
+
+    def drawn_matrix(self, node: Node, path: str, shape: tuple[int, int] | None) -> Matrix | None:
+        """A matrix every entry of which is drawn alike; its shape is given, or known."""
+        draw = self.draw(node, path, ("shape",))
+        entries = self.mapping(node, path) or {}
+        if "shape" in entries:
+            shape_node = entries["shape"][1]
+            sides = [self.whole(side, f"{join(path, 'shape')}[{i}]", 1, 1)
+                     for i, side in enumerate(shape_node.value)] \
+                if isinstance(shape_node, SequenceNode) and len(shape_node.value) == 2 else None
+            if sides is None:
+                self.problem(shape_node, join(path, "shape"), f"expected [rows, columns], found {kind_of(shape_node)}")
+                return None
+            if None in sides:
+                return None
+            if shape is not None and tuple(sides) != shape:
+                self.problem(shape_node, join(path, "shape"), f"expected a {shape[0]} x {shape[1]} matrix, "
+                             f"found {sides[0]} x {sides[1]}")
+                return None
+            shape = (sides[0], sides[1])  # type: ignore[assignment]
+        elif shape is None:
+            self.problem(node, path, "a drawn matrix needs its shape: add shape: [rows, columns]")
+            return None
+        if draw is None:
+            return None
+        return tuple(tuple(draw for _ in range(shape[1])) for _ in range(shape[0]))  # type: ignore[index]
 
     def whole(self, node: Node, path: str, default: int, low: int) -> int | None:
         value = scalar_value(node) if isinstance(node, ScalarNode) else None

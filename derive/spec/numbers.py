@@ -22,7 +22,8 @@ class NumberReader(DocumentReader):
         """A number, or a draw for exams: {uniform: [low, high], decimals: n} or {choice: [...]}."""
         return self.draw(node, path) if isinstance(node, MappingNode) else self.number(node, path)
 
-    def draw(self, node: Node, path: str) -> Draw | None:
+    def draw(self, node: Node, path: str, also: tuple[str, ...] = ()) -> Draw | None:
+        """A draw; `also` names further keys the caller reads (a matrix draw's shape)."""
         entries = self.mapping(node, path)
         if entries is None:
             return None
@@ -31,7 +32,7 @@ class NumberReader(DocumentReader):
             self.problem(node, path, "expected a number, or a draw {uniform: [low, high], "
                          "decimals: 2} or {choice: [a, b, ...]}")
             return None
-        self.keys(node, path, entries, (kinds[0],), ("decimals",) if kinds[0] == "uniform" else ())
+        self.keys(node, path, entries, (kinds[0],), (("decimals",) if kinds[0] == "uniform" else ()) + also)
         list_node = entries[kinds[0]][1]
         if not isinstance(list_node, SequenceNode) or not list_node.value:
             self.problem(list_node, join(path, kinds[0]), f"expected a list of numbers, found {kind_of(list_node)}")
