@@ -290,9 +290,12 @@ def given_of(derivation: Derivation, network: Network) -> Given:
 
 def map_conventions(network: Network) -> tuple[str, ...]:
     """The conventions a key of this network must state: "conv" (cross-correlation,
-    indices, padding, output size), "max" and "average" (how pooling passes gradients)."""
+    indices, padding, output size), "channels" (how a kernel slice is named), "max" and
+    "average" (how pooling passes gradients)."""
     kinds = {info.kind for info in network.maps} | {u.pool for u in network.neurons if u.pool}
-    return tuple(kind for kind in ("conv", "max", "average") if kind in kinds)
+    if any(len(info.sources) > 1 for info in network.maps if info.kind == "conv"):
+        kinds.add("channels")
+    return tuple(kind for kind in ("conv", "channels", "max", "average") if kind in kinds)
 
 
 def is_kernel(p: Parameter) -> bool:
