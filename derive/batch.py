@@ -31,6 +31,8 @@ class BatchRow(NamedTuple):
     gradients_shown: tuple[object, ...] = ()
     old_shown: object = None
     combined_shown: object = None
+    task: str | None = None  # the worksheet's task for the combined gradient (3.k), and
+    update_task: str | None = None  # for the update (4.k): first iteration only
 
 
 class BatchUpdate(NamedTuple):

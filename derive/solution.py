@@ -112,6 +112,16 @@ class GradientBlock(NamedTuple):
     dead: tuple[tuple[Symbol, float], ...]  # ReLU-like units at z <= 0 on any path, once each
     terms: tuple[object, ...] = ()  # the path values as the line adding them up shows them
 
+    @property
+    def rows(self) -> int:
+        """About how many handwritten rows its working takes, for a worksheet's answer
+        space: per path its partials, formulas and numbers (a long chain wraps every five
+        factors), the sum of the paths, the result; in the delta form, a_i delta_j and the result."""
+        if not self.paths:
+            return 2
+        per_path = sum(3 * -(-len(path.chain) // 5) for path in self.paths)
+        return per_path + (len(self.paths) > 1) + 1
+
 
 class BackwardLayer(NamedTuple):
     number: int
@@ -238,11 +248,18 @@ def build_runs(derivation: Derivation, runs: list[Run], policy: str = "exact",
     asked_keys = set(asked or (p.key for p in network.parameters))
     shown = Shown(digits, policy == "exact")
     steps = []
-    for i, run in enumerate(runs):
-        step = step_of(derivation, run.values, run.network, asked_keys if i == 0 else set(),
-                       run.iteration, shown)
+    for run in runs:
+        # the first iteration's tasks: each sample's own, named S2.1.3 for sample 2 when
+        # there are several; a batch's combined gradients and its one update are 3.k, 4.k
+        first = run.iteration == 1
+        prefix = f"S{run.sample}." if run.sample is not None else ""
+        step = step_of(derivation, run.values, run.network, asked_keys if first else set(),
+                       run.iteration, shown, prefix)
+        batch = run.batch
+        if batch is not None and first:
+            batch = batch._replace(content=batch_tasks(batch.content, step, prefix))
         step = replace(step, sample=run.sample, updates=step.updates if run.updates else (),
-                       sections=(run.batch,) if run.batch else ())
+                       sections=(batch,) if batch else ())
         steps.append(step)
     iterations = runs[-1].iteration
     sections = (Section("loss_table", "end", loss_rows(steps)),) if iterations > 1 else ()
@@ -252,6 +269,18 @@ def build_runs(derivation: Derivation, runs: list[Run], policy: str = "exact",
                     for run in runs if run.sample is not None and run.iteration == 1)
     return Solution(network.title, given._replace(samples=samples), tuple(steps), policy, digits,
                     sections=sections)
+
+
+def batch_tasks(batch: object, step: Step, prefix: str) -> object:
+    """The batch update's rows with their tasks: a combined gradient takes its samples'
+    task number without the sample (S3.3.5 -> 3.5), its update the next 4.k in spec order."""
+    gradient_task = {block.key: block.task.removeprefix(prefix) for layer in step.backward
+                     for block in layer.gradients if block.task}
+    updates = count(1)
+    rows = tuple(row._replace(task=gradient_task.get(row.key),
+                              update_task=f"4.{next(updates)}" if row.key in gradient_task else None)
+                 for row in batch.rows)  # type: ignore[attr-defined]
+    return batch._replace(rows=rows)  # type: ignore[attr-defined]
 
 
 def loss_rows(steps: list[Step]) -> tuple[tuple[int, float], ...]:
@@ -385,8 +414,9 @@ class Shown(NamedTuple):
 
 
 def step_of(derivation: Derivation, values: Values, network: Network, asked: set[str],
-            number: int, shown: Shown = Shown(4, False)) -> Step:
-    """One iteration's working; only the first carries worksheet task numbers."""
+            number: int, shown: Shown = Shown(4, False), prefix: str = "") -> Step:
+    """One iteration's working; only the first carries worksheet task numbers (each
+    begun with `prefix`: the sample's, when there are several)."""
     v = values.symbols
     tasks = count(1)
     first = number == 1
@@ -399,15 +429,15 @@ def step_of(derivation: Derivation, values: Values, network: Network, asked: set
             if place and place[0] in large and place[1:] != (1, 1):  # values only, for the JSON
                 lines.append(forward_line(f, v, None, Shown(shown.digits, False))._replace(worked=False))
             else:
-                lines.append(forward_line(f, v, f"1.{next(tasks)}" if first else None, shown))
+                lines.append(forward_line(f, v, f"{prefix}1.{next(tasks)}" if first else None, shown))
         partly = tuple(info.name for info in network.maps if info.layer == i and info.name in large)
         forward.append(ForwardLayer(i, i == len(derivation.forward), layer[0].name, tuple(lines),
                                     *forward_maps(derivation, values, i), partly))
-    loss = LossBlock("2" if first else None, LOSS_TEXT[network.loss], derivation.loss,
+    loss = LossBlock(f"{prefix}2" if first else None, LOSS_TEXT[network.loss], derivation.loss,
                      shown.formula(derivation.loss, {s: v[s] for s in derivation.loss_args}, values.loss),
                      values.loss)
     tasks = count(1)
-    backward = tuple(backward_layer(derivation, values, number, tasks, asked, shown)
+    backward = tuple(backward_layer(derivation, values, number, tasks, asked, shown, prefix)
                      for number in range(len(network.layers), 0, -1))
     tasks = count(1)
     eta = network.learning_rate
@@ -415,7 +445,7 @@ def step_of(derivation: Derivation, values: Values, network: Network, asked: set
     for g in derivation.gradients:
         key = g.parameter.key
         old, gradient, new = v[g.symbol], values.gradients[key], values.updated[key]
-        updates.append(UpdateLine(f"4.{next(tasks)}" if key in asked else None, key, g.parameter.kind,
+        updates.append(UpdateLine(f"{prefix}4.{next(tasks)}" if key in asked else None, key, g.parameter.kind,
                                   update_name(g.parameter.kind, g.parameter.source, g.parameter.neuron),
                                   g.symbol, old, gradient, new, *shown.update(old, eta, gradient, new)))
     outputs = tuple((name, v[a]) for name, a, _ in derivation.outputs)
@@ -447,7 +477,7 @@ def pooling_formula(pool: str, sources: tuple[Symbol, ...]) -> sympy.Expr:
 
 
 def backward_layer(derivation: Derivation, values: Values, number: int,
-                   tasks: Iterator[int], asked: set[str], shown: Shown) -> BackwardLayer:
+                   tasks: Iterator[int], asked: set[str], shown: Shown, prefix: str = "") -> BackwardLayer:
     """One layer of the backward pass: the local derivatives it introduces, then its gradients.
 
     A layer introduces dL/da for its targeted outputs and da/dz for each neuron; every
@@ -462,7 +492,7 @@ def backward_layer(derivation: Derivation, values: Values, number: int,
         (sym[k.a_symbol], sym[j.z_symbol])  # type: ignore[index]
         for k in units for j in (units if softmax else (k,))]
     lines = tuple(local_line(by_key[key], values, shown) for key in wanted if key in by_key)
-    gradients = tuple(gradient_block(g, values, f"3.{next(tasks)}" if g.parameter.key in asked else None,
+    gradients = tuple(gradient_block(g, values, f"{prefix}3.{next(tasks)}" if g.parameter.key in asked else None,
                                      shown)
                       for g in derivation.gradients
                       if derivation.network.units[g.parameter.neuron].layer == number)
