@@ -122,6 +122,12 @@ class GradientBlock(NamedTuple):
         per_path = sum(3 * -(-len(path.chain) // 5) for path in self.paths)
         return per_path + (len(self.paths) > 1) + 1
 
+    @property
+    def fits_page(self) -> bool:
+        """Short enough to keep on one page (a row of partial fractions is two lines high);
+        a longer block may break across pages."""
+        return self.rows <= 20
+
 
 class BackwardLayer(NamedTuple):
     number: int

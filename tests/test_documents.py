@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,40 @@ def test_exam_variants_key_and_worksheet_share_task_numbers(template: str, tmp_p
         key = key_tasks((out / variant / "key.md").read_text(encoding="utf-8"))
         sheet = sheet_tasks((out / variant / "worksheet.md").read_text(encoding="utf-8"))
         assert key and sorted(key) == sorted(sheet), set(key) ^ set(sheet)
+
+
+def page_texts(pdf: Path) -> list[str]:
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [page.replace("\u2212", "-") for page in text.split("\f")]
+
+
+@pytest.mark.parametrize("name", ["q2", "seed000_dead_relu", "seed003_softmax", "seed000_batch", "cnn_example"])
+def test_short_blocks_are_not_split_across_pages(name: str, tmp_path: Path) -> None:
+    """Issue 12, item 6: a neuron's working, the loss and a gradient of a few paths stay on
+    one page: the page with a block's task label also holds the result it ends on."""
+    require("latexmk")
+    problem = Path(__file__).resolve().parent.parent / "problems" / f"{name}.yaml"
+    solution = solve(problem)
+    out = tmp_path / "key.pdf"
+    result = CliRunner().invoke(main, ["solve", str(problem), "-f", "pdf", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    pages = page_texts(out)
+    blocks = []  # (task label as printed, the value the block ends on)
+    for step in solution.steps:
+        for layer in step.forward:
+            blocks += [(f"{line.task} Neuron", line.a_value) for line in layer.lines if line.task and line.worked]
+        if step.loss.task:
+            blocks.append((None, step.loss.value))  # the loss: its section heading
+        if solution.form != "delta":
+            blocks += [(f"{block.task} Gradient", block.value) for layer in step.backward
+                       for block in layer.gradients if block.task and block.fits_page]
+    checked = 0
+    for label, value in blocks:
+        if label is None:
+            continue
+        shown = format_number(value, 4).text.replace("\u2212", "-").split("e")[0]  # 1.7e-5 prints 1.7 × 10^-5
+        holding = [i for i, page in enumerate(pages) if label + " " in page.replace("\n", " ")]
+        assert len(holding) == 1, (label, holding)
+        assert shown in pages[holding[0]], f"{label}: {shown} is not on page {holding[0] + 1}"
+        checked += 1
+    assert checked >= 5
