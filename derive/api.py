@@ -27,7 +27,12 @@ from .spec import Spec, has_draws, load_spec
 def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exact",
           digits: int = 4, options: Options = Options()) -> Solution:
     """Read, derive and evaluate the spec at `spec_path`: the whole worked answer."""
-    spec = load_spec(spec_path)
+    return solve_spec(load_spec(spec_path), str(spec_path), max_paths, policy, digits, options)
+
+
+def solve_spec(spec: Spec, spec_path: str, max_paths: int = MAX_PATHS, policy: str = "exact",
+               digits: int = 4, options: Options = Options()) -> Solution:
+    """The worked answer of a spec already read (`spec_path` names it in messages)."""
     if has_draws(spec):
         raise SpecError([Problem(str(spec_path), None, "", "the spec draws random values (it is an "
                                  "exam template); make variants of it with: derive exam "
