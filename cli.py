@@ -216,6 +216,17 @@ def exam(spec: Path, variants: int, seed: int, output: Path, pdf: bool | None, d
         click.echo(f"derive: wrote {len(written)} files to {output}", err=True)
 
 
+@main.command(short_help="The JSON Schema of a spec, for editors and validators.")
+def schema() -> None:
+    """Print the JSON Schema (draft-07) of the spec format of docs/spec.md. Save it and
+    point an editor at it: a spec whose first line is
+    `# yaml-language-server: $schema=derive-spec.schema.json` is checked as it is typed.
+    derive checks more when it reads a spec (the schema's description lists what)."""
+    from derive.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
 def progress(show: bool) -> Callable | None:
     """A progress bar over variant numbers, on a terminal only."""
     if not show:

@@ -86,6 +86,10 @@ class Constraints(NamedTuple):
 
     max_abs_z: float = 6.0  # sigmoid/tanh saturation: |z| beyond this
     max_tries: int = 1000  # draws per variant before giving up
+    # how answers are marked (moodle.xml, answers.json): a blank's tolerance is at least
+    # this fraction of the answer's magnitude (default: half a unit of its last digit)
+    relative_tolerance: float | None = None
+    partial_credit: int | None = None  # percent for a near miss: within 10x the tolerance
 
 
 Matrix = tuple[tuple[Value, ...], ...]  # rows: an image channel, a kernel, a map's weights or targets

@@ -153,6 +153,12 @@ class Reader(DataReader, NotationReader):
                 value = self.number(value_node, join("exam", key))
                 if value is not None and value <= 0:
                     self.problem(value_node, join("exam", key), f"must be greater than 0, found {value_node.value}")
+                elif key == "relative_tolerance" and value is not None and value >= 1:
+                    self.problem(value_node, join("exam", key), "expected a fraction of the answer below 1 "
+                                 f"(0.005 for half a percent), found {value_node.value}")
+                elif key == "partial_credit" and value is not None and (value >= 100 or value != int(value)):
+                    self.problem(value_node, join("exam", key), "expected a whole percentage from 1 to 99 "
+                                 f"(the credit for a near miss), found {value_node.value}")
                 elif value is not None:
-                    settings[key] = int(value) if key == "max_tries" else value
+                    settings[key] = int(value) if key in ("max_tries", "partial_credit") else value
         return Constraints(**settings)
