@@ -7,6 +7,7 @@ numbers through `format_number`, so the key, the worksheet and the JSON agree.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import json
@@ -650,8 +651,9 @@ def ident(name: str) -> str:
 
 
 def column_spacing(diagram: Diagram) -> str:
-    """Centimetres between the diagram's columns, so that it fits the text width."""
-    return f"{min(3.6, 15.0 / max(diagram.columns - 1, 1)):.2f}"
+    """Centimetres between the diagram's columns: as laid out (derive.diagram), within
+    the text width."""
+    return f"{diagram.layout.column_spacing:.2f}"
 
 
 @lru_cache(maxsize=None)
@@ -679,6 +681,7 @@ def environment(fmt: str) -> jinja2.Environment:
         "bracketed": _bracketed_filter,
         "long_sum": _long_sum_filter,
         "glyphs": approx_width,
+        "svg64": svg_base64,
         "long_equation": _long_equation_filter,
         "nested": _nested_filter,
         "ident": ident,
@@ -697,11 +700,23 @@ def render(solution: Solution, fmt: str, digits: int = 4, document: str = "solut
                            rounding_rule=ROUNDING_RULE, width=LINE_WIDTH[fmt])
 
 
-def render_exam(solutions: list[Solution], kind: str, digits: int) -> str:
-    """All variants' keys (or worksheets) in one LaTeX document, one variant a page."""
+def render_exam(kind: str, part: str, digits: int, solution: Solution | None = None,
+                count: int = 0, number: int = 0, body: str = "") -> str:
+    """One part of the combined keys (`kind` "solution") or worksheets of an exam, a
+    LaTeX document written piece by piece as the variants are made (templates/_exam.tex.j2):
+    "head" (the preamble of `solution`, whose title is the exam's, and a title page
+    naming `count` variants), "variant" (variant `number`, whose own document, as
+    rendered, gives the `body`) or "end"."""
     template = environment("tex").get_template(f"exam_{kind}.tex.j2")
-    return template.render(solutions=solutions, digits=digits, rounding_rule=ROUNDING_RULE,
-                           width=LINE_WIDTH["tex"])
+    return template.render(part=part, solution=solution, given=solution.given if solution else None,
+                           count=count, number=number, body=body, digits=digits,
+                           rounding_rule=ROUNDING_RULE, width=LINE_WIDTH["tex"])
+
+
+def svg_base64(picture: object) -> str:
+    """The network diagram as an SVG file, base64 (a Moodle question embeds it)."""
+    from .svg import diagram_svg
+    return base64.b64encode(diagram_svg(picture).encode("utf-8")).decode("ascii")  # type: ignore[arg-type]
 
 
 def render_moodle(exam: object, digits: int) -> str:

@@ -14,7 +14,7 @@ from typing import Iterator, NamedTuple
 import sympy
 from sympy import Symbol
 
-from . import checkable
+from . import checkable, diagram
 from .derivation import LOSS_TEXT, L, Derivation, Forward, Gradient, Local
 from .evaluate import Values
 from .maps import split_entry
@@ -173,6 +173,7 @@ class DiagramNode(NamedTuple):
     bias: float | None  # neurons only
     bias_symbol: Symbol | None
     kind: str = "neuron"  # "input", "neuron", or a pooling unit's "max" / "average"
+    value: object = None  # inputs only: its given value
 
 
 class DiagramEdge(NamedTuple):
@@ -181,7 +182,6 @@ class DiagramEdge(NamedTuple):
     symbol: Symbol | None  # None: an edge into a pooling unit, which carries no weight
     value: float | None
     skip: bool  # jumps over at least one layer
-    label_pos: float  # where along the edge (0 = source, 1 = target) its weight is written
 
 
 class Diagram(NamedTuple):
@@ -191,6 +191,22 @@ class Diagram(NamedTuple):
     edges: tuple[DiagramEdge, ...]
     columns: int
     rows: int  # the widest column
+
+    @property
+    def layout(self) -> diagram.Layout:
+        """Where the LaTeX picture puts each unit and label (derive.diagram): worked out
+        when a LaTeX document asks for it, once per diagram."""
+        index = {node.name: i for i, node in enumerate(self.nodes)}
+        units = tuple(diagram.Unit(
+            node.column, node.row, node.symbol.name, node.kind,
+            diagram.number_tex(node.value) if node.kind == "input" else
+            f"{node.bias_symbol.name} = {diagram.number_tex(node.bias)}" if node.bias_symbol is not None
+            else node.kind if node.kind in ("max", "average") else None)
+            for node in self.nodes)
+        links = tuple(diagram.Link(index[edge.source], index[edge.target],
+                                   None if edge.value is None else diagram.number_tex(edge.value))
+                      for edge in self.edges)
+        return diagram.lay_out(units, links)
 
 
 class Given(NamedTuple):
@@ -369,27 +385,16 @@ def diagram_of(derivation: Derivation, network: Network) -> Diagram:
         DiagramNode(unit.name, sym[unit.a_symbol], c, j - (len(column) - 1) / 2,
                     unit.bias.value if unit.bias else None,
                     sym[unit.bias.symbol] if unit.bias else None,
-                    "input" if c == 0 else unit.pool or "neuron")
+                    "input" if c == 0 else unit.pool or "neuron", unit.value if c == 0 else None)
         for c, column in enumerate(columns) for j, unit in enumerate(column))
     # every edge: each use of a shared weight is an edge of its own, and a pooling
     # unit's edges carry no weight
     edges = tuple(
         DiagramEdge(source, unit.name, sym[p.symbol] if p else None, p.value if p else None,
-                    unit.layer - network.units[source].layer > 1, label_position(unit, network))
+                    unit.layer - network.units[source].layer > 1)
         for unit in network.neurons
         for source, p in [(w.source, w) for w in unit.weights] + [(s, None) for s in unit.sources])
     return Diagram(nodes, edges, len(columns), max(len(c) for c in columns))
-
-
-def label_position(target: Unit, network: Network) -> float:
-    """Stagger weight labels by target along the edges.
-
-    Edges into one target carry their labels at the same distance, where they are
-    still a row-fraction apart; edges into different targets carry them at different
-    distances, so two labels never share a spot even where the edges cross.
-    """
-    width = len(network.layers[target.layer - 1])
-    return round(0.2 + 0.45 * (target.index - 1) / max(width - 1, 1), 3)
 
 
 class Shown(NamedTuple):

@@ -30,6 +30,7 @@ _HINTS = {
     "texlive-latex-extra texlive-pictures lmodern",
     "latexmk": "apt-get install latexmk",
     "pdftoppm": "apt-get install poppler-utils",
+    "rsvg-convert": "apt-get install librsvg2-bin",
     "node": "install Node.js (>= 20)",
     "node_modules": f"cd {JS_DIR} && npm ci",
 }

@@ -1,9 +1,11 @@
 """derive exam: reproducible variants, honest keys, exports an LMS can read."""
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import re
+import subprocess
 import xml.etree.ElementTree as ElementTree
 from decimal import Decimal
 from pathlib import Path
@@ -118,6 +120,7 @@ def test_moodle_xml_is_a_quiz_of_cloze_questions(exam30: Path) -> None:
     blank = re.compile(r"\{1:NUMERICAL:=(-?\d+(?:\.\d+)?):(\d+(?:\.\d+)?)\}")
     for question, variant in zip(cloze, answers):
         assert question.find("name/text").text.endswith(f"variant {variant['variant']}")
+        assert f"variant {variant['variant']}</strong>" in question.find("questiontext/text").text
         text = question.find("questiontext")
         assert text.get("format") == "html"
         blanks = blank.findall(text.find("text").text)
@@ -199,3 +202,85 @@ def test_sigkill_mid_exam_leaves_only_complete_files(exam30: Path, tmp_path: Pat
         assert path.read_bytes() == full[name], f"{name} is not complete"
     make(out, "--variants", "30", "--seed", "2026", "--no-pdf", "--force")
     assert tree(out) == full  # strays removed, everything written
+
+
+def cloze_numerical(text: str) -> list[list[tuple[float, float, float]]]:
+    """Every {1:NUMERICAL:...} blank of a Cloze text, read as Moodle's multianswer type
+    documents it: answers separated by ~, each =answer:tolerance (100%) or
+    %fraction%answer:tolerance; a list of (credit percent, answer, tolerance) per blank."""
+    blanks = []
+    for body in re.findall(r"\{1:NUMERICAL:([^}]*)\}", text):
+        parts = []
+        for option in body.split("~"):
+            found = re.fullmatch(r"(?:=|%(\d+)%)(-?\d+(?:\.\d+)?):(\d+(?:\.\d+)?)", option)
+            assert found, f"not a Moodle NUMERICAL answer: {option!r}"
+            parts.append((float(found[1] or 100), float(found[2]), float(found[3])))
+        blanks.append(parts)
+    return blanks
+
+
+def test_relative_tolerance_and_partial_credit_reach_moodle_and_answers_json(tmp_path: Path) -> None:
+    spec = tmp_path / "marked.yaml"
+    text = Q2_EXAM.read_text(encoding="utf-8")
+    assert "exam: {max_abs_z: 6, max_tries: 1000}" in text
+    spec.write_text(text.replace("max_tries: 1000}", "max_tries: 1000, relative_tolerance: 0.01, partial_credit: 50}"),
+                    encoding="utf-8")
+    out = tmp_path / "exam"
+    result = CliRunner().invoke(main, ["exam", str(spec), "-o", str(out), "-q", "-n", "3", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    answers = json.loads((out / "answers.json").read_text())["variants"]
+    root = ElementTree.parse(out / "moodle.xml").getroot()
+    for question, variant in zip(root.findall("question")[1:], answers):
+        blanks = cloze_numerical(question.find("questiontext/text").text)
+        expected = list(variant["answers"].values())
+        assert len(blanks) == len(expected)
+        for (full, near), a in zip(blanks, expected):
+            assert full[0] == 100 and near[0] == 50 and full[1] == near[1] == pytest.approx(a["key"])
+            # 1% of the value, or half a unit of its last digit, plus the two policies' spread
+            assert full[2] == pytest.approx(a["tolerance"])
+            assert a["tolerance"] >= 0.01 * abs(a["key"]) and near[2] == pytest.approx(10 * full[2])
+            assert a["partial"] == {"credit": 50, "tolerance": pytest.approx(near[2])}
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("relative_tolerance: 2", "below 1"),
+    ("partial_credit: 150", "from 1 to 99"),
+    ("partial_credit: 12.5", "from 1 to 99"),
+    ("relative_tolerance: -0.1", "greater than 0"),
+])
+def test_bad_marking_settings_are_located(setting: str, words: str, tmp_path: Path) -> None:
+    spec = tmp_path / "marked.yaml"
+    spec.write_text(Q2_EXAM.read_text(encoding="utf-8").replace("max_tries: 1000}", f"max_tries: 1000, {setting}}}"),
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["exam", str(spec), "-o", str(tmp_path / "e"), "-q", "-n", "2", "--no-pdf"])
+    assert result.exit_code == 2 and "exam." in result.stderr and words in result.stderr, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "e").exists()
+
+
+def test_each_moodle_question_embeds_its_variants_network_as_an_svg(exam30: Path, tmp_path: Path) -> None:
+    """The question shows the network (issue 12, item 7): an SVG file in Moodle's
+    <file ... encoding="base64"> form, referenced as @@PLUGINFILE@@/network.svg, with a
+    circle per neuron and each of the variant's weights and biases written on it, and
+    rendered by a real SVG renderer (librsvg)."""
+    require("rsvg-convert")
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    root = ElementTree.parse(exam30 / "moodle.xml").getroot()
+    for number, question in enumerate(root.findall("question")[1:4], 1):
+        text = question.find("questiontext/text").text
+        assert '<img src="@@PLUGINFILE@@/network.svg"' in text
+        attached = question.find("questiontext/file")
+        assert attached.attrib == {"name": "network.svg", "path": "/", "encoding": "base64"}
+        svg = base64.b64decode(attached.text)
+        picture = ElementTree.fromstring(svg)
+        assert picture.tag == svg_ns + "svg"
+        spec = yaml.safe_load((exam30 / f"variant-{number:02d}" / "spec.yaml").read_text(encoding="utf-8"))
+        neurons = [n for layer in spec["layers"] for n in layer["neurons"].values()]
+        assert len(picture.findall(svg_ns + "circle")) == len(neurons)
+        words = {t.text.replace("\u2212", "-") for t in picture.iter(svg_ns + "text")}
+        for n in neurons:
+            assert f"b = {n['bias']}" in words
+            assert {str(w) for w in n["weights"].values()} <= words
+        png = tmp_path / f"v{number}.png"
+        (tmp_path / "n.svg").write_bytes(svg)
+        subprocess.run(["rsvg-convert", "-o", str(png), str(tmp_path / "n.svg")], check=True)
+        assert png.stat().st_size > 2000
