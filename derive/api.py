@@ -132,10 +132,12 @@ def write_exam_folder(spec_path: str | Path, variants: int, seed: int, folder: s
     """Draw, solve, render and write an exam; PDFs by default when TeX is installed.
 
     The template is checked first, then the folder is locked and checked (a previous
-    exam needs `force`), both before the long work; the folder is written whole at the
-    end (derive.folder), so a failure or an interruption leaves it as it was.
+    exam needs `force`), both before the long work. Each variant's files are written
+    as soon as they are made, into a stage folder that replaces the folder only when
+    the exam is complete (derive.folder), so a failure or an interruption leaves it
+    as it was, and memory does not grow with the number of variants.
     """
-    from .exam import exam_folder, exam_template, make_exam, write_exam
+    from .exam import exam_folder, exam_template, write_exam
     from .pdf import tex_available
 
     template = exam_template(spec_path)
@@ -144,7 +146,6 @@ def write_exam_folder(spec_path: str | Path, variants: int, seed: int, folder: s
         pdf = tex_available()
         if not pdf and note:
             note("derive: no TeX engine found, so no PDFs (install texlive-latex-base "
-                 "texlive-latex-recommended texlive-pictures latexmk); --no-pdf silences this")
+                 "texlive-latex-recommended texlive-pictures); --no-pdf silences this")
     with exam_folder(folder, force) as out:
-        exam = make_exam(template, variants, seed, policy, digits, progress)
-        return write_exam(exam, out, digits, pdf)
+        return write_exam(template, variants, seed, out, digits, policy, pdf, progress, note)

@@ -149,8 +149,9 @@ def step_values(derivation: Derivation, network: Network, keep: Keep, policy: st
     check_loss_domain(derivation, network, values)
     loss = keep(derivation.loss_fn(*[values[s] for s in derivation.loss_args]))
     hand = policy == "by-hand"
-    local_values = {(f.num, f.den): keep(local_value(f, values, hand)) for f in derivation.locals}
-    deltas = delta_values(derivation, values, local_values, keep, hand)
+    unrounded = {(f.num, f.den): local_value(f, values, hand) for f in derivation.locals}
+    local_values = unrounded if not hand else {key: keep(value) for key, value in unrounded.items()}
+    deltas = delta_values(derivation, values, local_values, keep, hand, unrounded)
 
     paths: dict[str, tuple[object, ...]] = {}
     gradients: dict[str, object] = {}
@@ -187,19 +188,23 @@ def step_values(derivation: Derivation, network: Network, keep: Keep, policy: st
 
 def delta_values(derivation: Derivation, values: dict[Symbol, Value],
                  local_values: dict[tuple[Symbol, Symbol], Value], keep: Keep,
-                 hand: bool) -> dict[str, Value]:
+                 hand: bool, unrounded: dict[tuple[Symbol, Symbol], Value] | None = None
+                 ) -> dict[str, Value]:
     """dL/dz of every neuron that feeds a targeted output, output layer first.
 
     delta_j = sum over the outputs k of j's activation (j itself, or its softmax layer)
     of da_k/dz_j * (dL/da_k + sum over the neurons c that a_k feeds of w_kc * delta_c).
     By hand, the delta line writes da_k/dz_j and dL/da_k as formulas of the shown values
     (a(1 - a), a - y), so they enter unrounded; each delta is then rounded once.
+    `unrounded` holds the local derivatives before rounding, if already computed.
     """
     network, sym = derivation.network, derivation.symbols
     local = {(f.num, f.den): f for f in derivation.locals}
 
     def factor(key: tuple[Symbol, Symbol]) -> Value:
-        return local_value(local[key], values, True) if hand else local_values[key]
+        if not hand:
+            return local_values[key]
+        return unrounded[key] if unrounded is not None else local_value(local[key], values, True)
 
     deltas: dict[str, Value] = {}
     for layer in reversed(network.layers):
@@ -277,7 +282,7 @@ def local_value(factor: Local, values: dict[Symbol, Value], by_hand: bool) -> Va
         value = factor.hand(*[values[s] for s in factor.hand_args])
     else:
         value = factor.compute(*[values[s] for s in factor.args])
-    return check(value, f"d{factor.num}/d{factor.den}")
+    return check(value, f"d{factor.num.name}/d{factor.den.name}")  # (str() of a Symbol: slow)
 
 
 def check(value: Value, what: str, double: bool = False) -> Value:

@@ -5,6 +5,12 @@ is built once; each variant costs a draw, an evaluation and the rendering. Varia
 of seed s is drawn from its own generator, seeded with (s, k), so it does not depend
 on how many variants are asked for; a draw that fails a constraint is redrawn from
 the same generator, a bounded number of times.
+
+The variants are made one at a time and each one's files go into the exam's stage
+folder (derive.folder) as soon as they are rendered, its PDFs as soon as TeX has made
+them; the combined documents are written piece by piece from each variant's own
+documents as rendered, so the memory an exam takes does not grow with its variants
+(what moodle.xml needs of each, its given values and answers, is kept).
 """
 from __future__ import annotations
 
@@ -14,8 +20,8 @@ import json
 import os
 import random
 import re
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
@@ -26,10 +32,10 @@ from .evaluate import Values, evaluate, pre_activations
 from .forms import Options, chosen_form, with_forms
 from .network import Network, build_network
 from .folder import FolderWriter
-from .render import format_number, render, render_exam, render_moodle
+from .render import environment, format_number, render, render_exam
 from .rounding import last_place, rounded
 from .solution import Solution, build_solution
-from .spec import Spec, has_draws, instantiate, load_spec, spec_yaml
+from .spec import Constraints, Spec, has_draws, instantiate, load_spec, spec_yaml
 
 
 class Answer(NamedTuple):
@@ -42,6 +48,8 @@ class Answer(NamedTuple):
     key: float  # the value under the key's rounding policy
     shown: str  # the key's value as displayed
     tolerance: float  # accepts either policy's result, and the rounding of the last digit
+    partial_credit: int | None = None  # percent for a near miss (exam.partial_credit) ...
+    partial_tolerance: float | None = None  # ... within this: 10 times the tolerance
 
 
 class Variant(NamedTuple):
@@ -88,18 +96,23 @@ def make_exam(spec: str | Path | Spec, count: int, seed: int, policy: str = "exa
               digits: int = 4, progress: Callable[[Iterator[int]], Iterator[int]] | None = None
               ) -> Exam:
     """Draw and solve `count` variants of the template `spec` (a path, or a Spec already
-    checked by exam_template); no files are written."""
+    checked by exam_template); no files are written. (write_exam makes the same
+    variants one at a time, without holding them all.)"""
     template = spec if isinstance(spec, Spec) else exam_template(spec)
+    return Exam(template.title, seed, tuple(exam_variants(template, count, seed, policy, digits, progress)))
+
+
+def exam_variants(template: Spec, count: int, seed: int, policy: str = "exact", digits: int = 4,
+                  progress: Callable[[Iterator[int]], Iterator[int]] | None = None) -> Iterator[Variant]:
+    """Variants 1 to `count` of the checked template, each drawn and solved when asked for."""
     first = instantiate(template, random.Random(f"derive:{seed}:topology"))
     options = Options().merged(template.worked)
     # once: the topology is the same for every variant; no path is built in the delta form
     derivation = derive(build_network(first), form=options.form, closed_form=options.closed_form)
     seen: set[tuple] = set()
-    variants = []
     numbers = range(1, count + 1)
     for number in (progress(iter(numbers)) if progress else numbers):
-        variants.append(draw_variant(template, derivation, seed, number, seen, policy, digits))
-    return Exam(template.title, seed, tuple(variants))
+        yield draw_variant(template, derivation, seed, number, seen, policy, digits)
 
 
 def draw_variant(template: Spec, derivation: Derivation, seed: int, number: int, seen: set[tuple],
@@ -180,22 +193,32 @@ def asked_keys(network: Network, template: Spec) -> list[str]:
 def answers(network: Network, exact: Values, hand: Values, policy: str, digits: int,
             template: Spec) -> tuple[Answer, ...]:
     key_values = hand if policy == "by-hand" else exact
-    found = [answer("loss", "L", exact.loss, hand.loss, key_values.loss, digits)]
+    marking = template.constraints
+    found = [answer("loss", "L", exact.loss, hand.loss, key_values.loss, digits, marking)]
     symbols = {p.key: p.symbol for p in network.parameters}
     for key in asked_keys(network, template):
         found.append(answer(f"grad {key}", rf"\partial L / \partial {symbols[key]}",
-                            exact.gradients[key], hand.gradients[key], key_values.gradients[key], digits))
+                            exact.gradients[key], hand.gradients[key], key_values.gradients[key], digits,
+                            marking))
     for key in asked_keys(network, template):
         found.append(answer(f"updated {key}", symbols[key], exact.updated[key], hand.updated[key],
-                            key_values.updated[key], digits))
+                            key_values.updated[key], digits, marking))
     return tuple(found)
 
 
-def answer(quantity: str, symbol: str, exact: float, hand: float, key: float, digits: int) -> Answer:
+def answer(quantity: str, symbol: str, exact: float, hand: float, key: float, digits: int,
+           marking: Constraints = Constraints()) -> Answer:
+    """The tolerance accepts either rounding policy's result (their difference) plus half a
+    unit of the key's last shown digit, which the display rule (at least 3 significant
+    figures) already scales with the value; `exam.relative_tolerance` widens it to that
+    fraction of the value. A near miss within 10 times it earns `exam.partial_credit`."""
     decimal, _ = rounded(key, digits)
     half_unit = 0.5 * float(last_place(decimal))  # of the last digit the key shows
-    return Answer(quantity, symbol, float(exact), float(hand), float(key),
-                  format_number(key, digits).text, abs(float(exact) - float(hand)) + half_unit)
+    base = half_unit if marking.relative_tolerance is None else max(half_unit, marking.relative_tolerance * abs(float(key)))
+    tolerance = abs(float(exact) - float(hand)) + base
+    partial = marking.partial_credit
+    return Answer(quantity, symbol, float(exact), float(hand), float(key), format_number(key, digits).text,
+                  tolerance, partial, 10 * tolerance if partial else None)
 
 
 # --- files -------------------------------------------------------------------------------
@@ -221,35 +244,109 @@ def exam_folder(folder: str | Path, force: bool) -> FolderWriter:
     return FolderWriter(folder, force, exam_owned)
 
 
-def write_exam(exam: Exam, out: FolderWriter, digits: int, pdf: bool) -> list[Path]:
-    """Render every file of the exam in memory, compile the PDFs, then write the whole
-    folder at once (derive.folder: staged, then swapped into place).
+# The combined documents: (kind of document, file stem).
+COMBINED = (("solution", "key"), ("worksheet", "worksheet"))
+# A combined LaTeX document beyond this size is not compiled: TeX would take minutes on
+# it (about 3.5 s per MB here, against derive.pdf's TEX_TIMEOUT_SECONDS). 16 MB is
+# about 550 variants of q2's key; the .tex is written all the same, and every variant
+# has its own PDF.
+MAX_COMBINED_TEX_BYTES = 16 << 20
+
+
+def write_exam(template: Spec, count: int, seed: int, out: FolderWriter, digits: int = 4,
+               policy: str = "exact", pdf: bool = False,
+               progress: Callable[[Iterator[int]], Iterator[int]] | None = None,
+               note: Callable[[str], None] | None = None) -> list[Path]:
+    """Make the exam's variants one at a time, writing each one's files into the stage of
+    `out` as soon as they are rendered (its PDFs as soon as TeX has made them), and the
+    combined documents, answers.json and answers.csv piece by piece; then moodle.xml
+    and the combined PDFs; then swap the folder into place (derive.folder). Nothing
+    shows in the folder until all of it is there.
 
     File names are fixed (variant-07/key.md, ...), never taken from the spec, so no
     spec content can steer a file outside the folder.
     """
-    files = exam_files(exam, digits)
-    if pdf:
-        files.update(exam_pdfs(files))
-    return out.commit(files)
+    width = max(2, len(str(count)))
+    out.begin()
+    pdfs = PdfQueue(out) if pdf else None
+    try:
+        combined = {kind: out.stream(f"{stem}-all.tex") for kind, stem in COMBINED}
+        answer_files = AnswerFiles(out, template.title, seed)
+        kept: list[Variant] = []  # what moodle.xml needs of each variant: no steps
+        for variant in exam_variants(template, count, seed, policy, digits, progress):
+            folder = f"variant-{variant.number:0{width}d}"
+            files = variant_files(variant, digits)
+            for name, data in files.items():
+                out.add(f"{folder}/{name}", data)
+            for kind, stem in COMBINED:
+                if not kept:  # the exam's title on the first variant's preamble
+                    combined[kind].write(render_exam(kind, "head", digits, replace(
+                        variant.solution, title=template.title), count=count))
+                combined[kind].write(render_exam(kind, "variant", digits, number=variant.number,
+                                                 body=document_body(files[f"{stem}.tex"])))
+                if pdfs:
+                    pdfs.submit(f"{folder}/{stem}.pdf", files[f"{stem}.tex"])
+            answer_files.add(variant)
+            kept.append(variant._replace(solution=replace(variant.solution, steps=(), sections=())))
+        for kind, _ in COMBINED:
+            combined[kind].write(render_exam(kind, "end", digits))
+            combined[kind].close()
+        answer_files.close()
+        write_moodle(out, Exam(template.title, seed, tuple(kept)), digits)
+        if pdfs:
+            for kind, stem in COMBINED:
+                size = combined[kind].size
+                if size <= MAX_COMBINED_TEX_BYTES:
+                    pdfs.submit(f"{stem}-all.pdf", out.read(f"{stem}-all.tex").decode("utf-8"))
+                elif note:
+                    note(f"derive: {stem}-all.tex is {size / 2**20:.0f} MB, too large for one TeX run "
+                         f"(at most {MAX_COMBINED_TEX_BYTES >> 20} MB), so there is no {stem}-all.pdf; "
+                         f"every variant has its own {stem}.pdf")
+            pdfs.finish()
+    except BaseException:
+        if pdfs:
+            pdfs.stop()
+        raise
+    return out.finish()
 
 
-def exam_files(exam: Exam, digits: int) -> dict[str, str | bytes]:
-    files: dict[str, str | bytes] = {}
-    width = max(2, len(str(len(exam.variants))))
-    for variant in exam.variants:
-        folder = f"variant-{variant.number:0{width}d}"
-        for kind, stem in (("solution", "key"), ("worksheet", "worksheet")):
-            for fmt in ("md", "tex"):
-                files[f"{folder}/{stem}.{fmt}"] = render(variant.solution, fmt, digits, kind)
-        files[f"{folder}/key.json"] = render(variant.solution, "json", digits)
-        files[f"{folder}/spec.yaml"] = variant_spec(variant, digits)
-    files["key-all.tex"] = render_exam([v.solution for v in exam.variants], "solution", digits)
-    files["worksheet-all.tex"] = render_exam([v.solution for v in exam.variants], "worksheet", digits)
-    files["answers.json"] = answers_json(exam)
-    files["answers.csv"] = answers_csv(exam)
-    files["moodle.xml"] = render_moodle(exam, digits)
+def write_moodle(out: FolderWriter, exam: Exam, digits: int) -> None:
+    """moodle.xml, written as the template makes it rather than held whole (22 MB at
+    2,000 variants, each with its diagram): the text of render_moodle(exam, digits)."""
+    stream = out.stream("moodle.xml")
+    pieces: list[str] = []
+    size = 0
+    for piece in environment("xml").get_template("moodle.xml.j2").generate(exam=exam, digits=digits):
+        pieces.append(piece)
+        size += len(piece)
+        if size > 1 << 16:
+            stream.write("".join(pieces))
+            pieces, size = [], 0
+    stream.write("".join(pieces))
+    stream.close()
+
+
+def variant_files(variant: Variant, digits: int) -> dict[str, str]:
+    """A variant's own files, by their names in its folder."""
+    files: dict[str, str] = {}
+    for kind, stem in COMBINED:
+        for fmt in ("md", "tex"):
+            files[f"{stem}.{fmt}"] = render(variant.solution, fmt, digits, kind)
+    files["key.json"] = render(variant.solution, "json", digits)
+    files["spec.yaml"] = variant_spec(variant, digits)
     return files
+
+
+BEGIN_DOCUMENT = "\\begin{document}\n"
+
+
+def document_body(tex: str) -> str:
+    """What a variant's own LaTeX document sets after its title, up to its end: the part
+    the combined document repeats, as it was rendered for the variant."""
+    start = tex.index(BEGIN_DOCUMENT) + len(BEGIN_DOCUMENT)
+    if tex.startswith("\\maketitle\n", start):
+        start += len("\\maketitle\n")
+    return tex[start:tex.rindex("\\end{document}")]
 
 
 def variant_spec(variant: Variant, digits: int) -> str:
@@ -261,38 +358,93 @@ def variant_spec(variant: Variant, digits: int) -> str:
             f"#   derive solve spec.yaml{options}\n" + spec_yaml(variant.spec))
 
 
-def exam_pdfs(files: dict[str, str | bytes]) -> dict[str, bytes]:
-    """Every .tex of the exam compiled, in parallel on the available cores.
+class PdfQueue:
+    """The exam's PDFs, made by TeX on the available cores while the variants are made;
+    each goes into the stage as soon as it is done, and only a few documents wait at a
+    time, so memory does not grow with the exam.
 
-    If anything stops the run (a TeX error, Ctrl-C, SIGTERM), every TeX process still
-    running is ended at once, so that the pool's threads (and their temporary folders)
-    finish before the error leaves this function.
+    If anything stops the run (a TeX error, Ctrl-C, SIGTERM), `stop` ends every TeX
+    process still running at once, so that the pool's threads (and their temporary
+    folders) are gone before the error leaves write_exam.
     """
-    from .pdf import TexRuns, compile_pdf
 
-    sources = {name[:-4] + ".pdf": text for name, text in files.items() if name.endswith(".tex")}
-    runs = TexRuns()
-    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
-    try:
-        futures = {name: pool.submit(compile_pdf, text, runs) for name, text in sources.items()}
-        return {name: future.result() for name, future in futures.items()}
-    except BaseException:
-        runs.stop()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    def __init__(self, out: FolderWriter) -> None:
+        from .pdf import TexRuns
+
+        self.out = out
+        self.runs = TexRuns()
+        self.workers = os.cpu_count() or 1
+        self.pool = ThreadPoolExecutor(max_workers=self.workers)
+        self.pending: deque[tuple[str, Future[bytes]]] = deque()
+
+    def submit(self, name: str, tex: str) -> None:
+        from .pdf import compile_pdf
+
+        self.pending.append((name, self.pool.submit(compile_pdf, tex, self.runs)))
+        while len(self.pending) > 2 * self.workers:  # TeX is behind: wait for the oldest
+            self.collect()
+
+    def collect(self) -> None:
+        name, future = self.pending.popleft()
+        self.out.add(name, future.result())
+
+    def finish(self) -> None:
+        while self.pending:
+            self.collect()
+        self.pool.shutdown(wait=True)
+
+    def stop(self) -> None:
+        self.runs.stop()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class AnswerFiles:
+    """answers.json and answers.csv written a variant at a time: the same bytes as
+    answers_json and answers_csv give for the whole exam."""
+
+    def __init__(self, out: FolderWriter, title: str, seed: int) -> None:
+        self.json = out.stream("answers.json")
+        self.csv = out.stream("answers.csv")
+        head = json.dumps(answers_head(title, seed), indent=1, ensure_ascii=False)
+        self.json.write(head[:-2] + ',\n "variants": [\n')  # the head less its closing "\n}"
+        self.first = True
+
+    def add(self, variant: Variant) -> None:
+        entry = json.dumps(answers_entry(variant), indent=1, ensure_ascii=False)
+        self.json.write(("" if self.first else ",\n") + "\n".join("  " + line for line in entry.split("\n")))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if self.first:
+            writer.writerow(["variant"] + [a.quantity for a in variant.answers])
+        writer.writerow([variant.number] + [a.shown for a in variant.answers])
+        self.csv.write(buffer.getvalue())
+        self.first = False
+
+    def close(self) -> None:
+        self.json.write("\n ]\n}\n")
+        self.json.close()
+        self.csv.close()
 
 
 def answers_json(exam: Exam) -> str:
-    document = {
-        "title": exam.title, "seed": exam.seed, "format": "derive-exam-answers/1",
-        "variants": [
-            {"variant": v.number,
-             "answers": {a.quantity: {"symbol": a.symbol, "exact": a.exact, "by_hand": a.by_hand,
-                                      "key": a.key, "shown": a.shown, "tolerance": a.tolerance}
-                         for a in v.answers}}
-            for v in exam.variants]}
+    """The whole exam's answers.json at once (write_exam writes it a variant at a time)."""
+    document = {**answers_head(exam.title, exam.seed), "variants": [answers_entry(v) for v in exam.variants]}
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def answers_head(title: str, seed: int) -> dict[str, object]:
+    return {"title": title, "seed": seed, "format": "derive-exam-answers/1"}
+
+
+def answers_entry(variant: Variant) -> dict[str, object]:
+    """One variant's entry of answers.json."""
+    return {"variant": variant.number,
+            "answers": {a.quantity: {"symbol": a.symbol, "exact": a.exact, "by_hand": a.by_hand,
+                                     "key": a.key, "shown": a.shown, "tolerance": a.tolerance,
+                                     **({"partial": {"credit": a.partial_credit,
+                                                     "tolerance": a.partial_tolerance}}
+                                        if a.partial_credit else {})}
+                        for a in variant.answers}}
 
 
 def answers_csv(exam: Exam) -> str:

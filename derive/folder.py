@@ -2,8 +2,9 @@
 
 An exam is many files that only make sense together (answers.csv grades the sheets of
 the same draw), so a run never writes into the exam folder itself. It writes a hidden
-stage folder next to it, `.exam.derive-stage-<pid>-<random>`, and when every file is
-there it swaps the stage into place with one rename (an atomic exchange where the
+stage folder next to it, `.exam.derive-stage-<pid>-<random>`, each file as soon as it is
+made (so that memory does not grow with the exam), and when every file is there it
+swaps the stage into place with one rename (an atomic exchange where the
 kernel offers one, renameat2 RENAME_EXCHANGE; else two renames, undone on failure and
 repaired by the next run if killed between them). So the folder holds the previous
 complete exam until the new one is complete; a failed, killed or interrupted run leaves
@@ -21,6 +22,7 @@ name below it is looked up relative to it, without following links.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -30,7 +32,7 @@ import secrets
 import shutil
 import stat
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from .errors import OutputError
 from .output import CREATE_FLAGS, TEMP_PREFIX, current_umask, kind, process_alive, reason, write_all
@@ -52,11 +54,15 @@ class Entry(NamedTuple):
 
 
 class FolderWriter:
-    """`with FolderWriter(target, force, owned) as out: ...; out.commit(files)`.
+    """`with FolderWriter(target, force, owned) as out: ...; out.commit(files)`, or,
+    file by file as they are made: `out.begin()`, then `out.add(name, data)` and
+    `out.stream(name).write(text)`, then `out.finish()`.
 
     Entering locks the folder and checks what is in it (so a refusal comes before any
-    long computation); `commit` stages the files and swaps them into place. `owned(name,
-    is_folder)` says whether a name (such as "variant-01/key.md") is one the exam makes.
+    long computation); `begin` makes the private stage folder, `finish` swaps it into
+    place; leaving without `finish` (an error, Ctrl-C) removes the stage, so the folder
+    keeps what it held. `owned(name, is_folder)` says whether a name (such as
+    "variant-01/key.md") is one the exam makes.
     """
 
     def __init__(self, target: str | Path, force: bool, owned: Callable[[str, bool], bool]) -> None:
@@ -69,6 +75,13 @@ class FolderWriter:
         self.lock_fd: int | None = None
         self.created: list[Path] = []  # parent folders this run made, removed if it fails
         self.committed = False
+        self.previous: dict[str, Entry] | None = None  # the exam found on entering (None: no folder)
+        self.stage: str | None = None  # the stage folder's name, once begun
+        self.stage_fd: int | None = None
+        self.folders: set[str] = set()  # subfolders made in the stage
+        self.written: list[str] = []  # every name written to the stage, in order
+        self.applied: dict[str, Entry] = {}  # the previous entry whose mode a written name took
+        self.streams: list[Stream] = []  # files still being written piece by piece
 
     # --- entering and leaving -------------------------------------------------------------
 
@@ -78,7 +91,7 @@ class FolderWriter:
             self.parent_fd = os.open(self.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             self.lock()
             self.clean_leftovers()
-            self.existing()
+            self.previous = self.existing()
         except BaseException as err:
             self.release(failed=True)
             if isinstance(err, OSError):
@@ -87,6 +100,8 @@ class FolderWriter:
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if not self.committed:
+            self.discard()
         self.release(failed=not self.committed)
 
     def make_parents(self) -> None:
@@ -242,39 +257,133 @@ class FolderWriter:
 
     def commit(self, files: dict[str, bytes | str]) -> list[Path]:
         """Write `files` (name -> content) as the whole new folder, then swap it into place."""
-        stage = f".{self.name}{STAGE}{os.getpid()}-{secrets.token_hex(4)}"
-        try:
-            old = self.existing()  # again: the folder may have changed while the exam was computed
-            os.mkdir(stage, 0o700, dir_fd=self.parent_fd)  # private until it is complete
-            self.fill(stage, files, old or {})
-            self.swap(stage, old is not None)
-        except BaseException as err:
-            self.remove_tree(stage)
-            if isinstance(err, OSError):
-                raise OutputError(f"cannot write the exam {self.target}: {reason(err)}; the folder "
-                                  "was not changed") from None
-            raise
-        self.committed = True
-        return [self.target / name for name in files]
+        self.begin()
+        for name, data in files.items():
+            self.add(name, data)
+        return self.finish()
 
-    def fill(self, stage: str, files: dict[str, bytes | str], old: dict[str, Entry]) -> None:
-        fd = os.open(stage, DIRECTORY_FLAGS, dir_fd=self.parent_fd)
+    def begin(self) -> None:
+        """Make the stage folder, private (0700) until it is swapped into place."""
+        stage = f".{self.name}{STAGE}{os.getpid()}-{secrets.token_hex(4)}"
+        with self.failing():
+            os.mkdir(stage, 0o700, dir_fd=self.parent_fd)
+            self.stage = stage
+            self.stage_fd = os.open(stage, DIRECTORY_FLAGS, dir_fd=self.parent_fd)
+
+    def add(self, name: str, data: bytes | str) -> None:
+        """Write one file of the new folder into the stage (its subfolder made when needed)."""
+        with self.failing():
+            self.make_folder(name)
+            old = (self.previous or {}).get(name)
+            self.write_one(self.stage_fd, name, data, old)  # type: ignore[arg-type]
+            self.note_written(name, old)
+
+    def stream(self, name: str) -> Stream:
+        """A file of the new folder written piece by piece (a combined document); its
+        pieces go to the stage as they come. Close it before `finish`."""
+        with self.failing():
+            self.make_folder(name)
+            fd = os.open(name, CREATE_FLAGS, 0o666, dir_fd=self.stage_fd)
+            old = (self.previous or {}).get(name)
+            self.note_written(name, None)
+            stream = Stream(self, fd)
+            self.streams.append(stream)
+            if old is not None and stat.S_ISREG(old.mode):
+                self.keep_mode(fd, old)
+                self.applied[name] = old
+        return stream
+
+    def read(self, name: str) -> bytes:
+        """A file already in the stage (a combined document, for TeX)."""
+        with self.failing():
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.stage_fd)
+            try:
+                with os.fdopen(fd, "rb", closefd=False) as file:
+                    return file.read()
+            finally:
+                os.close(fd)
+
+    def finish(self) -> list[Path]:
+        """Swap the complete stage into place; the paths of every file written."""
+        with self.failing():
+            self.close_streams()
+            old = self.existing()  # again: the folder may have changed while the exam was made
+            self.settle_modes(old or {})
+            fd, self.stage_fd = self.stage_fd, None
+            os.close(fd)  # type: ignore[arg-type]
+            self.swap(self.stage, old is not None)  # type: ignore[arg-type]
+        self.stage = None
+        self.committed = True
+        return [self.target / name for name in self.written]
+
+    def discard(self) -> None:
+        """Remove the stage of an unfinished run: the folder keeps what it held."""
+        self.close_streams()
+        if self.stage_fd is not None:
+            os.close(self.stage_fd)
+            self.stage_fd = None
+        if self.stage is not None:
+            self.remove_tree(self.stage)
+            self.stage = None
+
+    def close_streams(self) -> None:
+        for stream in self.streams:
+            stream.close()
+        self.streams = []
+
+    @contextlib.contextmanager
+    def failing(self) -> Iterator[None]:
+        """An OSError while staging (a full disk, say) as the exam's OutputError; the stage
+        is removed by leaving the `with` block of the writer."""
         try:
-            made: set[str] = set()
-            for name, data in files.items():
-                folder = os.path.dirname(name)
-                if folder and folder not in made:
-                    os.mkdir(folder, 0o777, dir_fd=fd)  # the kernel applies the umask
-                    if folder in old:
-                        self.set_folder(fd, folder, old[folder])
-                    made.add(folder)
-                self.write_one(fd, name, data, old.get(name))
-            mode = stat.S_IMODE(old[""].mode) if "" in old else 0o777 & ~current_umask()
-            if "" in old and os.geteuid() == 0:
-                os.fchown(fd, old[""].uid, old[""].gid)
-            os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
+            yield
+        except OSError as err:
+            raise OutputError(f"cannot write the exam {self.target}: {reason(err)}; the folder "
+                              "was not changed") from None
+
+    def make_folder(self, name: str) -> None:
+        folder = os.path.dirname(name)
+        if folder and folder not in self.folders:
+            os.mkdir(folder, 0o777, dir_fd=self.stage_fd)  # the kernel applies the umask
+            previous = (self.previous or {}).get(folder)
+            if previous is not None:
+                self.set_folder(self.stage_fd, folder, previous)  # type: ignore[arg-type]
+            self.folders.add(folder)
+            self.note_written(folder, previous, listed=False)
+
+    def note_written(self, name: str, old: Entry | None, listed: bool = True) -> None:
+        if listed:
+            self.written.append(name)
+        if old is not None:
+            self.applied[name] = old
+
+    def settle_modes(self, old: dict[str, Entry]) -> None:
+        """The stage folder and what it holds take the modes (and, as root, owners) of the
+        previous exam's entries as they are now: the same as when each was written, unless
+        the previous exam was changed meanwhile."""
+        for name in [*self.folders, *self.written]:
+            entry = old.get(name)
+            if entry is None or self.applied.get(name) == entry:
+                continue
+            if stat.S_ISDIR(entry.mode) != (name in self.folders):
+                continue  # a file became a folder, or back: the new exam's kind stands
+            fd = os.open(name, DIRECTORY_FLAGS if name in self.folders else os.O_RDONLY | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, dir_fd=self.stage_fd)
+            try:
+                self.keep_mode(fd, entry)
+            finally:
+                os.close(fd)
+        fd = self.stage_fd
+        mode = stat.S_IMODE(old[""].mode) if "" in old else 0o777 & ~current_umask()
+        if "" in old and os.geteuid() == 0:
+            os.fchown(fd, old[""].uid, old[""].gid)  # type: ignore[arg-type]
+        os.fchmod(fd, mode)  # type: ignore[arg-type]
+
+    @staticmethod
+    def keep_mode(fd: int, entry: Entry) -> None:
+        if os.geteuid() == 0:
+            os.fchown(fd, entry.uid, entry.gid)
+        os.fchmod(fd, stat.S_IMODE(entry.mode))  # after chown, which clears set-id bits
 
     def set_folder(self, parent_fd: int, name: str, entry: Entry) -> None:
         fd = os.open(name, DIRECTORY_FLAGS, dir_fd=parent_fd)
@@ -342,6 +451,24 @@ class FolderWriter:
             return os.readlink(name or self.name, dir_fd=self.parent_fd if fd is None else fd)
         except OSError:
             return "?"
+
+
+class Stream:
+    """A file in the stage written piece by piece (FolderWriter.stream)."""
+
+    def __init__(self, writer: FolderWriter, fd: int) -> None:
+        self.writer, self.fd, self.size = writer, fd, 0
+
+    def write(self, text: str | bytes) -> None:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with self.writer.failing():
+            write_all(self.fd, data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def exchange(folder_fd: int, first: str, second: str) -> bool:

@@ -6,8 +6,14 @@ non-interactive mode, and with TeX's file access limited to that folder
 escaping could neither run a program nor read or write files elsewhere. Only the PDF
 leaves the folder.
 
-Each TeX run gets a process group of its own (latexmk starts pdflatex, which must end
-with it). Whatever stops derive meanwhile (Ctrl-C, SIGTERM, an error in another thread)
+pdflatex runs once, and again only when its log asks for it (LaTeX's "Rerun to get
+cross-references right", longtable's "Table widths have changed"): derive's documents
+have no cross-references, so one pass is the rule, and the same PDF, byte for byte, as
+the two that latexmk always ran (it reruns because the .aux file is new), without
+latexmk's Perl start-up.
+
+Each TeX run gets a process group of its own (so that anything TeX starts ends with
+it). Whatever stops derive meanwhile (Ctrl-C, SIGTERM, an error in another thread)
 ends the whole group before the temporary folder is removed, so no TeX process and no
 `derive-tex-*` folder outlives derive.
 """
@@ -27,11 +33,16 @@ from .errors import OutputError, RenderError, ToolMissing
 
 TEX_TIMEOUT_SECONDS = 180
 INSTALL_HINT = ("install TeX Live, e.g. on Debian/Ubuntu: apt-get install texlive-latex-base "
-                "texlive-latex-recommended texlive-pictures latexmk")
+                "texlive-latex-recommended texlive-pictures")
 # What TeX and the C library say when a write fails for lack of room.
 WRITE_FAILED = re.compile(r"fwrite\(\) failed|No space left on device|Disk quota exceeded|"
                           r"I can't write on file", re.IGNORECASE)
 LOW_SPACE_BYTES = 1 << 20  # below this, a TeX failure is taken to be the full folder's
+# What LaTeX and its packages write to the log when the next pass would come out
+# differently (the log is not wrapped: max_print_line below).
+RERUN = re.compile(r"\bRerun to get\b|\bRerun LaTeX\b|Table widths have changed|"
+                   r"Label\(s\) may have changed|has changed\. Rerun|Please rerun")
+MAX_PASSES = 5  # as latexmk's default: a document that never settles is not looped on
 
 
 class TexRuns:
@@ -67,7 +78,7 @@ class TexRuns:
 
 
 def end_group(process: subprocess.Popen, grace: float = 2.0) -> None:
-    """End the process's group (latexmk and the pdflatex it started) and wait a moment
+    """End the process's group (TeX and anything it started) and wait a moment
     until it is gone, so that no TeX process outlives derive."""
     kill_group(process)
     wait_gone([process], grace)
@@ -98,13 +109,16 @@ def tex_available() -> bool:
 
 
 def engine_command() -> list[str]:
-    """latexmk when present (it reruns as often as needed), else plain pdflatex."""
+    """pdflatex itself, one pass (compile_pdf reruns it when the log asks)."""
     common = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-file-line-error"]
-    if shutil.which("latexmk") and shutil.which("pdflatex"):
-        return ["latexmk", "-norc", "-pdf", "-quiet", *common, "document.tex"]
     if shutil.which("pdflatex"):
         return ["pdflatex", *common, "document.tex"]
     raise ToolMissing(f"no TeX engine found (pdflatex); {INSTALL_HINT}")
+
+
+def needs_rerun(work: Path) -> bool:
+    """Whether the log of the pass just made asks for another one."""
+    return bool(RERUN.search(read_log(work / "document.log")))
 
 
 def compile_pdf(tex_source: str, runs: TexRuns | None = None) -> bytes:
@@ -120,9 +134,10 @@ def compile_pdf(tex_source: str, runs: TexRuns | None = None) -> bytes:
         with tempfile.TemporaryDirectory(prefix="derive-tex-") as folder:
             work = Path(folder)
             (work / "document.tex").write_text(tex_source, encoding="utf-8")
-            # latexmk reruns by itself; pdflatex alone needs a second pass for longtable widths.
-            for _ in range(1 if command[0] == "latexmk" else 2):
+            for _ in range(MAX_PASSES):
                 run_tex(runs, command, work, env)
+                if not needs_rerun(work):
+                    break
             return (work / "document.pdf").read_bytes()
     except OSError as err:
         raise OutputError(f"cannot make the PDF in the temporary folder {tempfile.gettempdir()}: "

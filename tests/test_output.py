@@ -67,13 +67,17 @@ def test_cleanup_keeps_temporaries_of_live_writers(tmp_path: Path) -> None:
 def test_sigkill_during_pdf_build_leaves_no_output(tmp_path: Path) -> None:
     """A real derive run killed mid-way (during TeX, or earlier) writes nothing."""
     out = tmp_path / "key.pdf"
+    tex = tmp_path / "tmp"  # TeX runs in a derive-tex-* folder here: killed once it is there
+    tex.mkdir()
     process = subprocess.Popen([sys.executable, "-c",
                                 "import sys; from cli import main; sys.exit(main())",
                                 "solve", str(ROOT / "problems" / "deep_34442.yaml"), "-f", "pdf",
-                                "-o", str(out)], cwd=tmp_path,
+                                "-o", str(out)], cwd=tmp_path, env=dict(os.environ, TMPDIR=str(tex)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    while not list(tex.glob("derive-tex-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not out.exists()
-    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".") and p != tex]
