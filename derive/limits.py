@@ -7,7 +7,7 @@ too large", "TeX capacity exceeded"): a 70 x 70 layer, one neuron with 100 input
 network is refused at once with the reason; Markdown and JSON have no such limit.
 
 The limits leave room: 40 units in a column, 40 weights into a neuron and 1,000 weights
-in all compile in well under a minute (a 32 x 32 layer: about 20 s with latexmk),
+in all compile in well under a minute (a 32 x 32 layer: about 20 s),
 with 40-character custom symbols too.
 """
 from __future__ import annotations
