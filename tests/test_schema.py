@@ -121,21 +121,8 @@ CNN = read("cnn_example.yaml")
 EXAM = read("q2-exam.yaml")
 CNN_EXAM = read("cnn-exam.yaml")
 CUSTOM = read("custom_activation.yaml")
-# a 2-2-1 network for notation (test_notation.NET)
-NET = """\
-inputs: {x1: 0.05, x2: 0.1}
-layers:
-  - activation: sigmoid
-    neurons:
-      h1: {bias: 0.35, weights: {x1: 0.15, x2: 0.2}}
-      h2: {bias: 0.35, weights: {x1: 0.25, x2: 0.3}}
-  - activation: sigmoid
-    neurons:
-      o: {bias: 0.6, weights: {h1: 0.4, h2: 0.45}}
-targets: {o: 0.01}
-loss: squared_error
-learning_rate: 0.5
-"""
+# a 2-2-1 network for notation
+from test_notation import NET  # noqa: E402
 BATCH = """\
 samples:
   - inputs: {x1: 1, x2: 2}
