@@ -347,11 +347,21 @@ def segment_crosses_box(a: tuple[float, float], b: tuple[float, float], box: Box
 
 
 def segment_box_distance(a: tuple[float, float], b: tuple[float, float], box: Box) -> float:
+    """0 if they meet; else the least of the ends' distances to the box and the corners'
+    distances to the segment (point_segment_distance, inlined: the layout search makes
+    hundreds of thousands of these calls)."""
     if segment_crosses_box(a, b, box):
         return 0.0
-    corners = ((box.x0, box.y0), (box.x0, box.y1), (box.x1, box.y0), (box.x1, box.y1))
-    return min([point_box_distance(*a, box), point_box_distance(*b, box)]
-               + [point_segment_distance(x, y, a, b) for x, y in corners])
+    (ax, ay), (bx, by) = a, b
+    dx, dy = bx - ax, by - ay
+    length = dx * dx + dy * dy
+    best = min(point_box_distance(ax, ay, box), point_box_distance(bx, by, box))
+    for x, y in ((box.x0, box.y0), (box.x0, box.y1), (box.x1, box.y0), (box.x1, box.y1)):
+        t = 0.0 if length == 0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / length))
+        distance = math.hypot(x - ax - t * dx, y - ay - t * dy)
+        if distance < best:
+            best = distance
+    return best
 
 
 def path_box_distance(path: tuple[tuple[float, float], ...], box: Box) -> float:
@@ -432,11 +442,15 @@ class Grid:
     def __init__(self, obstacles: Iterable[Obstacle] = ()) -> None:
         self.cells: dict[tuple[int, int], list[Obstacle]] = {}
         self.all: list[Obstacle] = []
+        # near()'s answers by the cells they cover: the boxes slid along one edge mostly
+        # cover the same cells; emptied whenever an obstacle is added
+        self.answers: dict[tuple[int, int, int, int], list[Obstacle]] = {}
         for obstacle in obstacles:
             self.add(obstacle)
 
     def add(self, obstacle: Obstacle) -> None:
         self.all.append(obstacle)
+        self.answers.clear()
         if obstacle.kind in ("link", "head"):
             path = obstacle.shape
             keys = {key for a, b in zip(path, path[1:]) for key in self._segment_cells(a, b)}  # type: ignore[call-overload]
@@ -446,12 +460,21 @@ class Grid:
             self.cells.setdefault(key, []).append(obstacle)
 
     def near(self, box: Box) -> list[Obstacle]:
-        """Every obstacle within REACH of the box (and maybe a few more)."""
-        seen: dict[int, Obstacle] = {}
-        for key in self._box_cells(box.grown(REACH)):
-            for obstacle in self.cells.get(key, ()):
-                seen[id(obstacle)] = obstacle
-        return list(seen.values())
+        """Every obstacle within REACH of the box (and maybe a few more), in the order
+        of the cells (row-major), each once."""
+        c = self.CELL
+        span = (math.floor((box.x0 - REACH) / c), math.floor((box.x1 + REACH) / c),
+                math.floor((box.y0 - REACH) / c), math.floor((box.y1 + REACH) / c))
+        found = self.answers.get(span)
+        if found is None:
+            seen: dict[int, Obstacle] = {}
+            cells = self.cells
+            for i in range(span[0], span[1] + 1):
+                for j in range(span[2], span[3] + 1):
+                    for obstacle in cells.get((i, j), ()):
+                        seen[id(obstacle)] = obstacle
+            found = self.answers[span] = list(seen.values())
+        return found
 
     def _box_cells(self, box: Box) -> Iterable[tuple[int, int]]:
         c = self.CELL
@@ -483,7 +506,9 @@ def clearance(box: Box, grid: Grid, skip: tuple[str, int] | None = None, arrow: 
         if skip is not None and obstacle.kind == skip[0] and obstacle.index == skip[1]:
             continue
         need = ARROW_CLEAR if obstacle.kind == "unit" and obstacle.index == arrow else CLEARANCE[obstacle.kind]
-        if not obstacle.bounds.grown(need + worst).meets(box):
+        margin, bounds = need + worst, obstacle.bounds  # bounds.grown(margin).meets(box), unrolled
+        if not (bounds.x0 - margin < box.x1 and box.x0 < bounds.x1 + margin
+                and bounds.y0 - margin < box.y1 and box.y0 < bounds.y1 + margin):
             continue
         worst = min(worst, distance_to(obstacle, box) - need)
         if worst < 0:

@@ -69,18 +69,23 @@ Number = Union[Fraction, float, mpmath.mpf]
 
 
 def terminating(value: Fraction) -> Decimal | None:
-    """The exact decimal of `value`, or None if its expansion does not end (1/3)."""
-    denominator, places = value.denominator, 0
-    for prime in (2, 5):
-        while denominator % prime == 0:
-            denominator //= prime
+    """The exact decimal of `value`, or None if its expansion does not end (1/3).
+
+    A fraction n/d in lowest terms terminates when d = 2^a 5^b; it then has max(a, b)
+    places, and its digits are n * 10^places / d, a whole number (read as a string,
+    which Decimal takes exactly, whatever its context's precision)."""
+    denominator, twos, fives = value.denominator, 0, 0
+    while denominator % 2 == 0:
+        denominator //= 2
+        twos += 1
+    while denominator % 5 == 0:
+        denominator //= 5
+        fives += 1
     if denominator != 1:
         return None
-    while (value * 10**places).denominator != 1:
-        places += 1
-    with localcontext(WIDE) as context:
-        context.prec = max(60, len(str(value.numerator)) + places + 2)
-        return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places))
+    places = max(twos, fives)
+    digits = value.numerator * 10**places // value.denominator
+    return Decimal(f"{digits}E-{places}")
 
 
 def as_decimal(value: Number) -> Decimal:
