@@ -4,7 +4,7 @@ a document out that Jupyter displays and that gives every format the CLI writes.
     import derive
     key = derive.solve_text(open("problems/q2.yaml").read())
     key                      # displays as Markdown in Jupyter
-    key.json(), key.latex(), key.pdf()
+    key.json(), key.latex(), key.pdf(), key.html()
     derive.worksheet_dict({...})
 
 Bad input raises derive.SpecError with the CLI's located messages (the name given as
@@ -50,6 +50,21 @@ class Document:
 
     def _repr_markdown_(self) -> str:
         return self.markdown()
+
+    def html(self) -> str:
+        """One self-contained HTML page, math as MathML (needs the extra derive[html])."""
+        from .html import html_page
+        return html_page(self.solution, self.digits, self.kind)
+
+    def _repr_html_(self) -> str | None:
+        """The page's body, for Jupyter; None without derive[html], so that Jupyter
+        shows the Markdown instead."""
+        from .html import check_available, html_body
+        try:
+            check_available()
+        except DeriveError:
+            return None
+        return html_body(self.solution, self.digits, self.kind)
 
     def __repr__(self) -> str:
         what = "answer key" if self.kind == "solution" else "worksheet"
