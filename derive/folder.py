@@ -65,10 +65,14 @@ class FolderWriter:
     "variant-01/key.md") is one the exam makes.
     """
 
-    def __init__(self, target: str | Path, force: bool, owned: Callable[[str, bool], bool]) -> None:
+    def __init__(self, target: str | Path, force: bool, owned: Callable[[str, bool], bool],
+                 what: str = "exam") -> None:
+        """`what` names the folder's kind in messages ("exam", "grades") and the command
+        that writes it (derive exam, derive grade)."""
         absolute = Path(os.path.abspath(target))  # lexical only: links are not resolved
+        self.what, self.command = what, "derive grade" if what == "grades" else f"derive {what}"
         if not absolute.name:
-            raise OutputError(f"cannot write an exam to {target}: choose a folder below it")
+            raise OutputError(f"cannot write {self.the} to {target}: choose a folder below it")
         self.target, self.parent, self.name = Path(target), absolute.parent, absolute.name
         self.force, self.owned = force, owned
         self.parent_fd: int | None = None
@@ -83,6 +87,14 @@ class FolderWriter:
         self.applied: dict[str, Entry] = {}  # the previous entry whose mode a written name took
         self.streams: list[Stream] = []  # files still being written piece by piece
 
+    @property
+    def the(self) -> str:
+        return "the exam" if self.what == "exam" else f"the {self.what}"
+
+    @property
+    def one(self) -> str:
+        return "an exam" if self.what == "exam" else f"a {self.what} folder"
+
     # --- entering and leaving -------------------------------------------------------------
 
     def __enter__(self) -> FolderWriter:
@@ -95,7 +107,7 @@ class FolderWriter:
         except BaseException as err:
             self.release(failed=True)
             if isinstance(err, OSError):
-                raise OutputError(f"cannot write the exam {self.target}: {reason(err)}") from None
+                raise OutputError(f"cannot write {self.the} {self.target}: {reason(err)}") from None
             raise
         return self
 
@@ -128,14 +140,14 @@ class FolderWriter:
                 fd = os.open(lock_name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
                              dir_fd=self.parent_fd)
             except OSError as err:
-                raise OutputError(f"cannot write the exam {self.target}: cannot create the lock "
+                raise OutputError(f"cannot write {self.the} {self.target}: cannot create the lock "
                                   f"file {self.parent / lock_name}: {reason(err)}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
                 os.close(fd)
-                raise OutputError(f"another derive exam run (process {holder}) is writing "
+                raise OutputError(f"another {self.command} run (process {holder}) is writing "
                                   f"{self.target}; wait until it has finished, then run again") from None
             if self.is_current(fd, lock_name):
                 os.ftruncate(fd, 0)
@@ -200,7 +212,7 @@ class FolderWriter:
         except FileNotFoundError:
             return None
         if stat.S_ISLNK(found.st_mode):
-            raise OutputError(f"{self.target} is a symbolic link (to {self.link_text()}); derive exam "
+            raise OutputError(f"{self.target} is a symbolic link (to {self.link_text()}); {self.command} "
                               "writes a folder of its own and never through a link: give -o the "
                               "folder itself, or remove the link")
         if not stat.S_ISDIR(found.st_mode):
@@ -208,12 +220,12 @@ class FolderWriter:
         entries, foreign = self.scan()
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise OutputError(f"{self.target} holds what is not part of an exam: {shown}. derive exam "
+            raise OutputError(f"{self.target} holds what is not part of {self.one}: {shown}. {self.command} "
                               "replaces the whole folder and never follows links in it: move these "
                               "away, or choose another folder")
         files = sorted(e.name for e in entries.values() if not stat.S_ISDIR(e.mode))
         if files and not self.force:
-            raise OutputError(f"{self.target} already holds an exam ({len(files)} files, e.g. "
+            raise OutputError(f"{self.target} already holds {self.one} ({len(files)} files, e.g. "
                               f"{files[0]}); add --force to replace it")
         return entries
 
@@ -338,7 +350,7 @@ class FolderWriter:
         try:
             yield
         except OSError as err:
-            raise OutputError(f"cannot write the exam {self.target}: {reason(err)}; the folder "
+            raise OutputError(f"cannot write {self.the} {self.target}: {reason(err)}; the folder "
                               "was not changed") from None
 
     def make_folder(self, name: str) -> None:
