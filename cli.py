@@ -17,9 +17,9 @@ import click
 
 from derive import __version__
 from derive.errors import DeriveError
-from derive.spec import FORMS, POLICIES
+from derive.spec import ACTIVATIONS, FORMS, POLICIES
 
-FORMATS = ("md", "tex", "json", "pdf")
+FORMATS = ("md", "tex", "json", "pdf", "html")
 
 
 # A whole number of more than 20 digits in a message (the exponent of a value far beyond
@@ -107,7 +107,8 @@ def document_options(command: Callable) -> Callable:
                       show_default=True,
                       help="md: Markdown with $…$ math (GitHub, Jupyter); tex: a complete LaTeX "
                            "document; json: the answer key for autograders; pdf: the LaTeX "
-                           "compiled with TeX Live (needs -o)."),
+                           "compiled with TeX Live (needs -o); html: one self-contained page, "
+                           "math as MathML (needs derive[html])."),
         # what -o names (a file, a device, a link, a folder) is checked by derive.output
         click.option("-o", "--output", type=click.Path(path_type=Path),
                      help="Write to this file instead of standard output. A file is replaced "
@@ -127,6 +128,9 @@ def document_options(command: Callable) -> Callable:
                           "has more than 12 paths, and says so."),
         click.option("--matrix", is_flag=True,
                      help="Also work the step in matrix form (W, b, shapes, deltas as vectors)."),
+        click.option("--fold-bias", is_flag=True,
+                     help="The matrix form with the bias folded into the weights: [W b] [a; 1], "
+                          "and the gradient of [W b] as one matrix (implies --matrix)."),
         click.option("--closed-form", is_flag=True,
                      help="Also write the loss as one expression in all parameters and each "
                           "gradient in closed form."),
@@ -141,14 +145,14 @@ def document_options(command: Callable) -> Callable:
 
 
 def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, rounding: str,
-        form: str, matrix: bool, closed_form: bool, max_paths: int) -> None:
+        form: str, matrix: bool, closed_form: bool, max_paths: int, fold_bias: bool = False) -> None:
     from derive.api import write_document
     from derive.forms import Options
 
     try:
         with stopping_on_signals():
             result = write_document(spec, fmt, digits, kind, output, max_paths, rounding,
-                                    Options(form, matrix, closed_form))
+                                    Options(form, matrix, closed_form, fold_bias))
     except DeriveError as error:
         fail(error)
     except KeyboardInterrupt as stop:
@@ -160,22 +164,22 @@ def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, round
 @main.command(short_help="The worked answer key: every step, path, gradient and update.")
 @document_options
 def solve(spec: Path, fmt: str, output: Path | None, digits: int, rounding: str, form: str,
-          matrix: bool, closed_form: bool, max_paths: int) -> None:
+          matrix: bool, closed_form: bool, max_paths: int, fold_bias: bool) -> None:
     """Print the complete worked solution of SPEC: the given network, the forward pass
     (formula, numbers, value for every z and a), the loss, the backward pass (every
     chain-rule path to every weight and bias, the multi-path sums at hidden layers),
     every update, and a summary table."""
-    run("solution", spec, fmt, output, digits, rounding, form, matrix, closed_form, max_paths)
+    run("solution", spec, fmt, output, digits, rounding, form, matrix, closed_form, max_paths, fold_bias)
 
 
 @main.command(short_help="The same problem without answers, with numbered tasks.")
 @document_options
 def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, rounding: str, form: str,
-              matrix: bool, closed_form: bool, max_paths: int) -> None:
+              matrix: bool, closed_form: bool, max_paths: int, fold_bias: bool) -> None:
     """Print the worksheet for SPEC: the network picture and given values, then
     numbered tasks (forward pass, loss, gradients, updates) with room for the answers.
     The answer key (derive solve) uses the same task numbers."""
-    run("worksheet", spec, fmt, output, digits, rounding, form, matrix, closed_form, max_paths)
+    run("worksheet", spec, fmt, output, digits, rounding, form, matrix, closed_form, max_paths, fold_bias)
 
 
 @main.command(short_help="Seeded random variants, each with worksheet and key; LMS export.")
@@ -237,6 +241,63 @@ def progress(show: bool) -> Callable | None:
         with click.progressbar(items, label="variants", file=sys.stderr) as shown:
             yield from shown
     return bar
+
+
+@main.command(short_help="Mark students' answers to an exam, with follow-through.")
+@click.argument("exam_folder", type=click.Path(path_type=Path))
+@click.argument("responses", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("grades"),
+              show_default=True, help="Folder for grades.csv, feedback/ and summary.md.")
+@click.option("--follow-through", type=click.Choice(["full", "half", "none"]), default="full",
+              show_default=True, help="Credit for an answer right from the student's own earlier answers.")
+@click.option("--slip-credit", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Credit (a fraction of a mark) for an answer a named slip explains.")
+@click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=None,
+              help="Accept answers within this of the key, instead of each answer's own tolerance.")
+@click.option("--force", is_flag=True, help="Replace an earlier grading in the folder.")
+def grade(exam_folder: Path, responses: Path, output: Path, follow_through: str, slip_credit: float,
+          tolerance: float | None, force: bool) -> None:
+    """Mark RESPONSES (derive's long CSV student,variant,task,value, or Moodle's quiz
+    Responses report as CSV) against the exam in EXAM_FOLDER (made by derive exam). An
+    answer that is wrong against the key but right from the student's own earlier
+    answers gets follow-through credit (FT); common slips are named. See docs/grading.md."""
+    from derive.api import grade_folder
+
+    try:
+        with stopping_on_signals():
+            written = grade_folder(exam_folder, responses, output, follow_through, slip_credit,
+                                   tolerance, force)
+    except DeriveError as error:
+        fail(error)
+    except KeyboardInterrupt as stop:
+        stopped(stop, f"{output} was not changed")
+    click.echo(f"derive: wrote {len(written)} files to {output}", err=True)
+
+
+@main.command(short_help="A reference table of activations: f and f' (md, tex, pdf).")
+@click.option("-f", "--format", "fmt", type=click.Choice(("md", "tex", "pdf")), default="md",
+              show_default=True, help="md: Markdown with $…$ math; tex: a complete LaTeX document; "
+                                      "pdf: the LaTeX compiled with TeX Live (needs -o).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write to this file instead of standard output (replaced atomically).")
+@click.option("-a", "--activation", "names", multiple=True, type=click.Choice(ACTIVATIONS),
+              help="An activation to show (repeat for several); default: every built-in one.")
+def table(fmt: str, output: Path | None, names: tuple[str, ...]) -> None:
+    """Print the reference table of activations (seed 004): each built-in activation with
+    f(z), f'(z) as SymPy derives it, and f' as the working writes it (a = f(z)); softmax
+    for a layer of any number of outputs, da_i/dz_j = a_i(delta_ij - a_j). A key shows
+    the same table with `worked: {activation_table: all}` (docs/spec.md)."""
+    from derive.table import write_table
+
+    try:
+        with stopping_on_signals():
+            result = write_table(names, fmt, output)
+    except DeriveError as error:
+        fail(error)
+    except KeyboardInterrupt as stop:
+        stopped(stop, "nothing was written" if output else "nothing was printed")
+    if result is not None:
+        click.echo(result, nl=False)
 
 
 if __name__ == "__main__":

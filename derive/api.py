@@ -7,12 +7,14 @@ derive.folder a whole exam folder).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from .derivation import MAX_PATHS, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import evaluate
+from .given import given_gradient_solution
 from .forms import Options, check_printed_paths, chosen_form, with_forms
 from .batch import batch_update
 from .derivation import Derivation
@@ -31,12 +33,18 @@ def solve(spec_path: str | Path, max_paths: int = MAX_PATHS, policy: str = "exac
 
 
 def solve_spec(spec: Spec, spec_path: str, max_paths: int = MAX_PATHS, policy: str = "exact",
-               digits: int = 4, options: Options = Options()) -> Solution:
-    """The worked answer of a spec already read (`spec_path` names it in messages)."""
+               digits: int = 4, options: Options = Options(), part: str = "") -> Solution:
+    """The worked answer of a spec already read (`spec_path` names it in messages);
+    `part` begins its task numbers ("a." for part (a) of a spec with parts)."""
     if has_draws(spec):
         raise SpecError([Problem(str(spec_path), None, "", "the spec draws random values (it is an "
                                  "exam template); make variants of it with: derive exam "
                                  f"{spec_path} --variants N --seed S -o FOLDER")])
+    if spec.gradients:  # the gradients are given: only the updates are worked (derive.given)
+        return replace(given_gradient_solution(spec, policy, digits, options), notation=spec.notation)
+    if spec.parts:  # several parts on one network, each worked as its own spec (derive.parts)
+        from .parts import solve_parts
+        return solve_parts(spec, spec_path, max_paths, policy, digits, options)
     network = build_network(spec)
     options = options.merged(spec.worked)
     try:
@@ -45,8 +53,9 @@ def solve_spec(spec: Spec, spec_path: str, max_paths: int = MAX_PATHS, policy: s
         form, _ = chosen_form(derivation, options.form)
         check_printed_paths(derivation, form, max_paths)
         runs = worked_runs(spec, network, derivation, policy, digits, form)
-        solution = build_runs(derivation, runs, policy, spec.asked, digits)
-        return with_forms(solution, derivation, [run.values for run in runs], options)
+        solution = build_runs(derivation, runs, policy, spec.asked, digits, part)
+        solution = with_forms(solution, derivation, [run.values for run in runs], options)
+        return replace(solution, notation=spec.notation)  # the signs it prints (render.House)
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do
@@ -87,11 +96,17 @@ def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solu
              ) -> str | bytes:
     """The answer key (`kind` "solution") or worksheet for `spec_path`.
 
-    Markdown, LaTeX and JSON come back as text, a PDF as bytes.
+    Markdown, LaTeX, JSON and HTML come back as text, a PDF as bytes.
     """
     if fmt in ("tex", "pdf"):  # before any work: TeX would fail on it only after minutes
         check_latex_size(load_spec(spec_path))
+    if fmt == "html":  # before any work: the optional packages may be missing
+        from .html import check_available
+        check_available()
     solution = solve(spec_path, max_paths, policy, digits, options)
+    if fmt == "html":
+        from .html import html_page  # only HTML users import markdown-it and latex2mathml
+        return html_page(solution, digits, kind)
     if fmt == "pdf":
         from .pdf import compile_pdf  # only PDF users pay for the import
         return compile_pdf(render(solution, "tex", digits, kind))
@@ -149,3 +164,31 @@ def write_exam_folder(spec_path: str | Path, variants: int, seed: int, folder: s
                  "texlive-latex-recommended texlive-pictures); --no-pdf silences this")
     with exam_folder(folder, force) as out:
         return write_exam(template, variants, seed, out, digits, policy, pdf, progress, note)
+
+
+def grade(exam_folder: str | Path, responses: str | Path, follow_through: str = "full",
+          slip_credit: float = 0.0, tolerance: float | None = None) -> object:
+    """Mark the responses against the exam's variants (follow-through credit and named
+    slips, derive.grade), writing nothing: a derive.grade.Grading with every student's
+    marks and the grades folder's files as text."""
+    from .grade import grade as grade_responses
+
+    return grade_responses(exam_folder, responses, grading_rules(follow_through, slip_credit, tolerance))
+
+
+def grade_folder(exam_folder: str | Path, responses: str | Path, output: str | Path,
+                 follow_through: str = "full", slip_credit: float = 0.0,
+                 tolerance: float | None = None, force: bool = False) -> list[Path]:
+    """derive grade: mark the responses and write the grades folder whole."""
+    from .grade import write_grades
+
+    return write_grades(exam_folder, responses, output,
+                        grading_rules(follow_through, slip_credit, tolerance), force)
+
+
+def grading_rules(follow_through: str, slip_credit: float, tolerance: float | None) -> object:
+    from .grade import FOLLOW_THROUGH, Rules
+
+    if follow_through not in FOLLOW_THROUGH:
+        raise DeriveError(f"follow-through is one of {', '.join(FOLLOW_THROUGH)}, found {follow_through!r}")
+    return Rules(FOLLOW_THROUGH[follow_through], slip_credit, tolerance)

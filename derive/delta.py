@@ -18,6 +18,7 @@ import sympy
 from sympy import Symbol
 
 from .derivation import L, Derivation
+from .spec.notation import Z_LETTER
 from .evaluate import Values
 from .network import Unit
 from .mapview import MapMatrix, backward_maps
@@ -56,16 +57,22 @@ class DeltaLayer(NamedTuple):
     gradients: tuple[DeltaGradient, ...]
     maps: tuple[MapMatrix, ...] = ()  # a layer of maps: dL/dA and the delta map, as matrices
     compact: tuple[MapMatrix, ...] = ()  # ... and each kernel's gradient as X * delta
+    shortcut: object = None  # the output's deltas worked as a - y: derive.shortcut.Shortcut
 
 
 def delta_symbol(unit: Unit) -> Symbol:
-    """delta_j^(l), written like the neuron's z_j^(l)."""
-    return Symbol("\\delta" + unit.z_symbol[1:])  # type: ignore[index]
+    """delta_j^(l), written like the neuron's z_j^(l); a pre-activation not written z
+    (notation.names: net_{h1}, h_1^{sum}) gives delta_{net_{h1}}."""
+    z = unit.z_symbol
+    if Z_LETTER.match(z):  # type: ignore[arg-type]
+        return Symbol("\\delta" + z[1:])  # type: ignore[index]
+    return Symbol(f"\\delta_{{{z}}}")
 
 
 def delta_section(derivation: Derivation, values: Values, tasks: dict[str, str | None] | None = None,
-                  shown: Shown = Shown(4, False)) -> Section:
-    """The delta-form backward pass; `tasks` numbers the asked gradients (by parameter key)."""
+                  shown: Shown = Shown(4, False), shortcut: object = None) -> Section:
+    """The delta-form backward pass; `tasks` numbers the asked gradients (by parameter key).
+    With `shortcut` (derive.shortcut.Shortcut) each output's delta is worked as a - y."""
     tasks = tasks or {}
     network = derivation.network
     known = dict(values.symbols)
@@ -73,8 +80,13 @@ def delta_section(derivation: Derivation, values: Values, tasks: dict[str, str |
     layers = []
     for number in range(len(network.layers), 0, -1):
         units = network.layers[number - 1]
-        lines = tuple(delta_line(derivation, unit, values.deltas[unit.name], known, shown, values.locals)
-                      for unit in units if unit.name in values.deltas)
+        output = number == len(network.layers)
+        if shortcut and output:  # delta_k = a_k - y_k (derive.shortcut)
+            from .shortcut import shortcut_lines
+            lines = shortcut_lines(derivation, values, shown)
+        else:
+            lines = tuple(delta_line(derivation, unit, values.deltas[unit.name], known, shown, values.locals)
+                          for unit in units if unit.name in values.deltas)
         # each parameter once, where it is first used (a shared one: its first map entry)
         gradients = tuple(delta_gradient(derivation, parameter, values, known, tasks, shown)
                           for unit in units if unit.name in values.deltas
@@ -82,8 +94,8 @@ def delta_section(derivation: Derivation, values: Values, tasks: dict[str, str |
                           if network.uses[parameter.key][0] is parameter)
         gradients += tuple(delta_gradient(derivation, parameter, values, known, tasks, shown)
                            for parameter in network.idle if network.units[parameter.neuron] in units)
-        layers.append(DeltaLayer(number, number == len(network.layers), lines, gradients,
-                                 *backward_maps(derivation, values, number)))
+        layers.append(DeltaLayer(number, output, lines, gradients, *backward_maps(derivation, values, number),
+                                 shortcut=shortcut if output else None))
     return Section("delta", "backward", tuple(layers))
 
 

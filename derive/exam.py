@@ -26,16 +26,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
+from sympy import Symbol
+
 from .derivation import Derivation, derive
 from .errors import DeriveError, Problem, SpecError
 from .evaluate import Values, evaluate, pre_activations
 from .forms import Options, chosen_form, with_forms
-from .network import Network, build_network
+from .network import Network, Unit, build_network
+from .blackboard import write_blackboard
+from .canvas import write_canvas
 from .folder import FolderWriter
 from .render import environment, format_number, render, render_exam
 from .rounding import last_place, rounded
 from .solution import Solution, build_solution
 from .spec import Constraints, Spec, has_draws, instantiate, load_spec, spec_yaml
+from .spec.model import asked_parameters
 
 
 class Answer(NamedTuple):
@@ -147,6 +152,7 @@ def draw_variant(template: Spec, derivation: Derivation, seed: int, number: int,
         solution = with_forms(build_solution(derivation, values, network, policy, template.asked,
                                              digits=digits),
                               derivation, [values], Options().merged(template.worked))
+        solution = replace(solution, notation=template.notation)  # α, ×, J as the spec asks
         return Variant(number, spec, solution, answers(network, exact, hand, policy, digits, template),
                        attempt)
     worst, times = failures.most_common(1)[0]
@@ -187,14 +193,31 @@ def gradient_problem(network: Network, values: Values, template: Spec, digits: i
 
 def asked_keys(network: Network, template: Spec) -> list[str]:
     """The asked parameters in the order the spec lists them (all, in spec order, if none)."""
-    return list(template.asked) or [p.key for p in network.parameters]
+    return list(asked_parameters(template.asked)) or [p.key for p in network.parameters]
+
+
+def asked_forward(network: Network, template: Spec) -> list[tuple[str, Unit]]:
+    """The asked forward values ("z:h1", "a:h1") with their neurons, in the order the
+    forward pass computes them (layer by layer, z before a), whatever the spec's order:
+    a student answers a chain in that order, and derive grade marks it so."""
+    asked = set(template.asked)
+    return [(f"{part}:{unit.name}", unit) for unit in network.neurons for part in ("z", "a")
+            if f"{part}:{unit.name}" in asked]
 
 
 def answers(network: Network, exact: Values, hand: Values, policy: str, digits: int,
             template: Spec) -> tuple[Answer, ...]:
+    """What an autograder marks: the asked forward values, the loss, each asked gradient,
+    each asked parameter's updated value. A spec that asks no forward value gets exactly
+    the answers it always had."""
     key_values = hand if policy == "by-hand" else exact
     marking = template.constraints
-    found = [answer("loss", "L", exact.loss, hand.loss, key_values.loss, digits, marking)]
+    found = []
+    for quantity, unit in asked_forward(network, template):
+        symbol = Symbol(unit.z_symbol if quantity.startswith("z:") else unit.a_symbol)  # type: ignore[arg-type]
+        found.append(answer(quantity, symbol.name, exact.symbols[symbol], hand.symbols[symbol],
+                            key_values.symbols[symbol], digits, marking))  # type: ignore[arg-type]
+    found.append(answer("loss", "L", exact.loss, hand.loss, key_values.loss, digits, marking))
     symbols = {p.key: p.symbol for p in network.parameters}
     for key in asked_keys(network, template):
         found.append(answer(f"grad {key}", rf"\partial L / \partial {symbols[key]}",
@@ -224,7 +247,9 @@ def answer(quantity: str, symbol: str, exact: float, hand: float, key: float, di
 # --- files -------------------------------------------------------------------------------
 
 # Every name an exam folder may hold (derive.folder refuses anything else in it).
-TOP_FILE = re.compile(r"(?:key-all|worksheet-all)\.(?:tex|pdf)|answers\.(?:json|csv)|moodle\.xml\Z")
+# (The whole name: \Z applies to every alternative, so "answers.json~" is not taken for ours.)
+TOP_FILE = re.compile(r"(?:(?:key-all|worksheet-all)\.(?:tex|pdf)|answers\.(?:json|csv)|moodle\.xml"
+                      r"|canvas-qti\.zip|blackboard\.txt)\Z")
 VARIANT_FOLDER = re.compile(r"variant-[0-9]{2,}\Z")
 VARIANT_FILE = re.compile(r"(?:key\.(?:md|tex|json|pdf)|worksheet\.(?:md|tex|pdf)|spec\.yaml)\Z")
 
@@ -293,6 +318,8 @@ def write_exam(template: Spec, count: int, seed: int, out: FolderWriter, digits:
             combined[kind].close()
         answer_files.close()
         write_moodle(out, Exam(template.title, seed, tuple(kept)), digits)
+        write_canvas(out, Exam(template.title, seed, tuple(kept)), digits)
+        write_blackboard(out, Exam(template.title, seed, tuple(kept)), digits)
         if pdfs:
             for kind, stem in COMBINED:
                 size = combined[kind].size

@@ -23,11 +23,21 @@ class Options(NamedTuple):
     form: str = "auto"
     matrix: bool = False
     closed_form: bool = False
+    fold_bias: bool = False  # the matrix form with the bias folded into the weights (implies it)
+    derivations: bool = False  # worked derivations of sigma' and a - y (derive.derivations)
+    shortcut: bool = False  # the output delta as a - y (derive.shortcut)
+    activation_table: str = "used"  # or "all": every built-in activation (derive.table)
 
     def merged(self, worked: Worked) -> Options:
-        """The command line wins for the form (unless it says auto); flags add up."""
-        return Options(self.form if self.form != "auto" else worked.form,
-                       self.matrix or worked.matrix, self.closed_form or worked.closed_form)
+        """The command line wins for the form (unless it says auto); flags add up. The
+        shortcut is used in the delta form, so it turns auto into delta."""
+        fold = self.fold_bias or worked.fold_bias
+        shortcut = self.shortcut or worked.shortcut
+        form = self.form if self.form != "auto" else worked.form
+        return Options("delta" if shortcut and form == "auto" else form,
+                       self.matrix or worked.matrix or fold, self.closed_form or worked.closed_form, fold,
+                       self.derivations or worked.derivations, shortcut,
+                       "all" if "all" in (self.activation_table, worked.activation_table) else "used")
 
 
 def chosen_form(derivation: Derivation, form: str) -> tuple[str, str]:
@@ -62,27 +72,65 @@ def with_forms(solution: Solution, derivation: Derivation, values: list[Values],
     `values` holds the values of each step of the solution, in order.
     """
     form, reason = chosen_form(derivation, options.form)
-    start: list[Section] = [activation_section(derivation)]
+    start: list[Section] = [activation_section(derivation, options.activation_table)]
+    kinds = derivation_kinds(derivation) if options.derivations else ()
+    if kinds:
+        from .derivations import derivations_section
+        start.append(derivations_section(kinds))
+    shortcut = None  # the derivation of a - y at the output, which the delta form then uses
+    if options.shortcut and form in ("delta", "both"):
+        from .derivations import BUILDERS
+        from .shortcut import Shortcut
+        kind = shortcut_kind_of(derivation)
+        shortcut = Shortcut(BUILDERS[kind](), kind in kinds)
     end: list[Section] = []
     if options.closed_form:
         from .closedform import closed_form_section
         end.append(closed_form_section(derivation))
     shown = Shown(solution.digits, solution.policy == "exact")
+    batches: dict[int, Section] = {}
+    if options.matrix:  # a mini-batch's matrices, after its last sample (derive.matrix_batch)
+        from .matrix_batch import batch_sections
+        batches = batch_sections(derivation, solution.steps, values, shown, options.fold_bias)
     steps = []
-    for step, step_values in zip(solution.steps, values):
+    for index, (step, step_values) in enumerate(zip(solution.steps, values)):
         extra: list[Section] = []
         if form in ("delta", "both"):
             from .delta import delta_section
             tasks = {block.key: block.task for layer in step.backward for block in layer.gradients}
-            extra.append(delta_section(derivation, step_values, tasks, shown))
+            extra.append(delta_section(derivation, step_values, tasks, shown, shortcut))
         if options.matrix:
             from .matrix import matrix_section
-            extra.append(matrix_section(derivation, step_values, shown))
+            extra.append(matrix_section(derivation, step_values, shown, options.fold_bias))
+            extra.extend((batches[index],) if index in batches else ())
         steps.append(replace(step, sections=step.sections + tuple(extra)))
     return replace(solution, steps=tuple(steps), form=form, form_reason=reason,
                    sections=tuple(start) + solution.sections + tuple(end))
 
 
-def activation_section(derivation: Derivation) -> Section:
+def activation_section(derivation: Derivation, table: str = "used") -> Section:
+    """The activations the network uses, or (`table` "all") every built-in one."""
+    if table == "all":
+        from .table import reference_section
+        return reference_section(derivation)
     from .activations import activation_table
     return activation_table(derivation)
+
+
+def derivation_kinds(derivation: Derivation) -> tuple[str, ...]:
+    """The worked derivations the key shows with `derivations` (derive.derivations):
+    sigma' where a sigmoid is used, and the output's simplification to a - y where it
+    has one."""
+    from .solution import combined_kind
+    kinds = []
+    if any(unit.activation.name == "sigmoid" for unit in derivation.network.neurons):  # type: ignore[union-attr]
+        kinds.append("sigmoid")
+    if combined_kind(derivation):
+        kinds.append(combined_kind(derivation))
+    return tuple(kinds)
+
+
+def shortcut_kind_of(derivation: Derivation) -> str:
+    """Which simplification the output has (derive.shortcut): an error where it has none."""
+    from .shortcut import shortcut_kind
+    return shortcut_kind(derivation)

@@ -18,9 +18,11 @@ The matrix form needs a strictly layered network: a skip connection (a weight fr
 a layer other than the previous one) has no place in W^(l) a^(l-1), so such a
 network gets a sentence saying so instead.
 
-Batches: every vector here is a matrix with one column per sample (`samples` columns;
-1 for now). With m samples, A^(l-1) is n_{l-1} x m, dL/dW^(l) = (1/m) Delta^(l) (A^(l-1))^T
-and dL/db^(l) is the row mean of Delta^(l); the templates write the 1/m when m > 1.
+Here each step is one sample (`samples` is 1); a mini-batch's matrices, X as d x m and
+dL/dW^(l) = (1/m) Delta^(l) (A^(l-1))^T, come after its last sample (derive.matrix_batch).
+With `fold`, each layer is also shown as one product [W b] [a; 1] (FoldedLayer: the same
+numbers, b as W's last column). Each numeric line's operands as they print, with the
+digits the line needs, are derive.matrix_lines's LayerLines.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from .evaluate import number as double  # a double where one holds the value
 from .network import Network, Parameter, Unit
 from .numeric import Value, product, total, value_of
 from .mathnodes import Applied, Grid, Partial
+from .matrix_lines import LayerLines, vector_lines
 from .solution import Section, Shown
 
 ZERO = Fraction(0)
@@ -99,6 +102,22 @@ class MatrixBackward(NamedTuple):
     updated_biases: Grid
 
 
+class FoldedLayer(NamedTuple):
+    """One layer with the bias folded into the weights (seed 004): z = [W b] [a; 1], and
+    the gradient of [W b] as one matrix, delta [a; 1]^T. The same numbers as the
+    unfolded layer, with b as a last column of W and a 1 below a."""
+
+    block: ImmutableMatrix  # [W b]
+    stacked: ImmutableMatrix  # [a; 1]
+    entries: ImmutableMatrix  # [W b] with each parameter's own symbol (0 where no connection)
+    weights: Grid  # [W b]: rows x (cols + 1)
+    inputs: Grid  # [a; 1]: (cols + 1) x 1
+    sources_t: Grid  # [a^T 1]
+    gradient: Grid  # [dL/dW dL/db]
+    mask: ImmutableMatrix | None  # [M 1], when some connection is missing
+    updated: Grid  # [W b] after the update
+
+
 class MatrixForm(NamedTuple):
     layered: bool  # False: a skip connection, or maps; the form is omitted
     skips: tuple[tuple[Symbol, str, str], ...]  # (weight, source, neuron) of each skip connection
@@ -106,6 +125,8 @@ class MatrixForm(NamedTuple):
     eta: float
     forward: tuple[MatrixForward, ...]  # layer 1 first
     backward: tuple[MatrixBackward, ...]  # output layer first
+    folded: tuple[FoldedLayer, ...] = ()  # layer 1 first, when the bias is folded into the weights
+    lines: tuple[LayerLines, ...] = ()  # layer 1 first: each numeric line's operands as they print
 
 
 def vector_symbols(number: int) -> dict[str, Symbol]:
@@ -134,11 +155,13 @@ def skip_connections(network: Network) -> tuple[tuple[str, str, str], ...]:
                  if network.units[w.source].layer != unit.layer - 1)  # type: ignore[index]
 
 
-def matrix_section(derivation: Derivation, values: Values, shown: Shown = Shown(4, False)) -> Section:
-    """The step in matrix form. Its backward chain is computed here, as the page shows it
-    (the vector flowing back, f', then delta, each shown), so that by hand every shown
-    vector follows from the shown vectors before it; in exact arithmetic it is the
-    backward pass's numbers."""
+def matrix_section(derivation: Derivation, values: Values, shown: Shown = Shown(4, False),
+                   fold: bool = False) -> Section:
+    """The step in matrix form (with the bias folded into the weights when `fold`). Its
+    backward chain is computed here, as the page shows it (the vector flowing back, f',
+    then delta, each shown), so that by hand every shown vector follows from the shown
+    vectors before it; in exact arithmetic it is the backward pass's numbers, and each
+    line's operands show the digits it needs to be redone (derive.matrix_lines)."""
     network = derivation.network
     sym = derivation.symbols
     if network.maps:  # a map's weights are a kernel, not a matrix W^(l): no such form
@@ -157,8 +180,31 @@ def matrix_section(derivation: Derivation, values: Values, shown: Shown = Shown(
     for number in range(len(network.layers), 0, -1):
         backward.append(backward_layer(derivation, values, number, columns, forward,
                                        backward[-1] if backward else None, deltas, keep, not shown.check))
+    folded = tuple(folded_layer(derivation, columns, f, b) for f, b in zip(forward, reversed(backward))) \
+        if fold else ()
+    eta = value_of(network.learning_rate)
+    lines = tuple(vector_lines(f, b, folded[i] if folded else None, eta, shown.digits, shown.check)
+                  for i, (f, b) in enumerate(zip(forward, reversed(backward))))
     return Section("matrix", "end", MatrixForm(True, (), 1, network.learning_rate, forward,
-                                               tuple(backward)))
+                                               tuple(backward), folded, lines))
+
+
+def folded_layer(derivation: Derivation, columns: tuple[tuple[Unit, ...], ...], f: MatrixForward,
+                 b: MatrixBackward) -> FoldedLayer:
+    """The layer's matrices with the bias as a last column of W (and a 1 below a)."""
+    def beside(left: Grid, right: Grid) -> Grid:
+        return Grid(tuple(tuple(l) + tuple(r) for l, r in zip(left.rows, right.rows)))
+
+    layer, below = columns[f.number], columns[f.number - 1]
+    sym = derivation.symbols
+    entries = ImmutableMatrix([[sym[by_source[s.name].symbol] if s.name in by_source else sympy.Integer(0)
+                                for s in below] + [sym[u.bias.symbol]]  # type: ignore[union-attr]
+                               for u in layer for by_source in ({w.source: w for w in u.weights},)])
+    mask = None if b.mask is None else ImmutableMatrix.hstack(b.mask, ImmutableMatrix([[1]] * f.rows))
+    return FoldedLayer(ImmutableMatrix([[f.weight, f.bias]]), ImmutableMatrix([[f.source], [1]]), entries,
+                       beside(f.weights, f.biases), Grid(f.inputs.rows + ((1,),)),
+                       Grid((b.sources_t.rows[0] + (1,),)), beside(b.weight_gradient, b.bias_gradient), mask,
+                       beside(b.updated_weights, b.updated_biases))
 
 
 def output_of(derivation: Derivation, values: Values, unit: Unit) -> object:

@@ -12,6 +12,7 @@ import hashlib
 import html
 import json
 import re
+from contextvars import ContextVar
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import lru_cache
@@ -28,6 +29,7 @@ from .maps import split_entry
 from .plaintext import symbol_text
 from .rounding import WIDE, Rounded, rounded
 from .checkable import Operand
+from .derivations import Written
 from .mapview import Chosen, Correlation, Elementwise
 from .mathnodes import Applied, Grid, LinearSum, Partial, Substituted, ordered_symbols
 from .solution import Diagram, Solution
@@ -113,6 +115,30 @@ def constant_text(value: sympy.Float) -> str:
 
 # --- math ----------------------------------------------------------------------------------
 
+class House(NamedTuple):
+    """The signs of the working that the spec's notation may change (docs/spec.md,
+    "Notation options"): the loss's letter, the learning rate's, the multiplication sign
+    between numbers. Every symbol of a unit or parameter is chosen by derive.network."""
+
+    loss: str = "L"
+    eta: str = r"\eta"
+    times: str = r"\cdot"
+
+
+LEARNING_RATE_TEX = {"eta": r"\eta", "alpha": r"\alpha"}
+TIMES_TEX = {"dot": r"\cdot", "cross": r"\times"}
+# The house of the document being rendered: set by render() around its templates, read by
+# the printer and the joiners below (and part of their caches' keys), so that the filters
+# keep their one `digits` argument. Outside render() it is the default notation.
+HOUSE: ContextVar[House] = ContextVar("house", default=House())
+
+
+def house_of(notation: object) -> House:
+    """The signs a solution's notation chooses (a spec.Notation: loss, learning_rate, times)."""
+    return House(notation.loss, LEARNING_RATE_TEX[notation.learning_rate],  # type: ignore[attr-defined]
+                 TIMES_TEX[notation.times])  # type: ignore[attr-defined]
+
+
 class HousePrinter(LatexPrinter):
     """LaTeX in the house notation.
 
@@ -125,7 +151,9 @@ class HousePrinter(LatexPrinter):
                  numeric: bool | None = None) -> None:
         if numeric is None:
             numeric = any(not isinstance(v, sympy.Symbol) for v in (values or {}).values())
-        super().__init__({"mul_symbol": "dot" if numeric else None})
+        self.house = HOUSE.get()
+        times = "times" if self.house.times == TIMES_TEX["cross"] else "dot"
+        super().__init__({"mul_symbol": times if numeric else None})
         self.numeric = numeric
         self.digits = digits
         self.values = values or {}
@@ -138,6 +166,8 @@ class HousePrinter(LatexPrinter):
         if expr in self.values:
             value = self.values[expr]
             return value.name if isinstance(value, sympy.Symbol) else self.number(value)  # type: ignore[arg-type]
+        if expr.name == "L":  # the loss (no unit or parameter may print as L: derive.network)
+            return self.house.loss
         return expr.name
 
     def _print_Float(self, expr: sympy.Float) -> str:
@@ -146,8 +176,8 @@ class HousePrinter(LatexPrinter):
 
 
 @lru_cache(maxsize=4096)
-def _latex(expr: sympy.Basic, digits: int) -> str:
-    return HousePrinter(digits).doprint(expr)
+def _latex(expr: sympy.Basic, digits: int, house: House) -> str:
+    return HousePrinter(digits).doprint(expr)  # `house` is HOUSE's value: a key of the cache
 
 
 def tex(obj: object, digits: int = 4) -> str:
@@ -171,8 +201,46 @@ def tex(obj: object, digits: int = 4) -> str:
     if isinstance(obj, NUMBERS) and not isinstance(obj, bool):
         return format_number(obj, digits).tex
     if isinstance(obj, sympy.Basic):
-        return _latex(obj, digits)
+        return _latex(obj, digits, HOUSE.get())
+    if isinstance(obj, Written):
+        return written_tex(obj, digits)
     raise TypeError(f"no LaTeX form for {type(obj).__name__}")
+
+
+class WrittenPrinter(HousePrinter):
+    """The house printer keeping terms and factors in the order they were built (a worked
+    derivation is about the form of each step, which SymPy's usual order would change),
+    and writing a sum over a layer's outputs as a teacher does, by its index only."""
+
+    def __init__(self, digits: int) -> None:
+        super().__init__(digits)
+        self._settings["order"] = "none"
+
+    def _print_Sum(self, expr: sympy.Sum) -> str:
+        body = self._print(expr.function)
+        if isinstance(expr.function, sympy.Add):
+            body = rf"\left({body}\right)"
+        return rf"\sum_{{{self._print(expr.limits[0][0])}}} {body}"
+
+
+def written_tex(obj: Written, digits: int) -> str:
+    """A derivation step (derive.derivations.Written): its factors side by side, each
+    bracketed where it is a sum or negative, and the sum over m in front if it has one."""
+    printer = WrittenPrinter(digits)
+    several = len(obj.factors) > 1 or obj.over is not None
+    parts = []
+    for factor in obj.factors:
+        if not isinstance(factor, sympy.Basic):
+            parts.append(tex(factor, digits))
+            continue
+        text = printer.doprint(factor)
+        if several and (isinstance(factor, sympy.Add) or factor.could_extract_minus_sign()):
+            text = rf"\left({text}\right)"
+        parts.append(text)
+    text = r" \cdot ".join(parts)
+    if obj.over is None:
+        return text
+    return rf"\sum_{{{printer.doprint(obj.over[0])}}} {text}"
 
 
 def substituted_tex(obj: Substituted, digits: int) -> str:
@@ -184,7 +252,7 @@ def substituted_tex(obj: Substituted, digits: int) -> str:
     """
     symbols = tuple(obj.values)
     numeric = any(not isinstance(v, sympy.Symbol) for v in obj.values.values())
-    text = substitution_template(obj.expr, symbols, numeric)
+    text = substitution_template(obj.expr, symbols, numeric, HOUSE.get())
     printer = HousePrinter(digits)
     # a matrix entry stands alone; anywhere else a negative number is bracketed
     bare = isinstance(obj.expr, sympy.MatrixBase)
@@ -240,7 +308,8 @@ def placeholder(i: int) -> str:
 
 
 @lru_cache(maxsize=4096)
-def substitution_template(expr: object, symbols: tuple[sympy.Symbol, ...], numeric: bool) -> str:
+def substitution_template(expr: object, symbols: tuple[sympy.Symbol, ...], numeric: bool,
+                          house: House = House()) -> str:  # house: HOUSE's value, a key of the cache
     marks = {symbol: sympy.Symbol(placeholder(i)) for i, symbol in enumerate(symbols)}
     printer = HousePrinter(0, marks, numeric)
     if isinstance(expr, LinearSum):
@@ -249,7 +318,7 @@ def substitution_template(expr: object, symbols: tuple[sympy.Symbol, ...], numer
 
 
 def linear_tex(expr: LinearSum, printer: HousePrinter) -> str:
-    joiner = r" \cdot " if printer.numeric else " "
+    joiner = f" {printer.house.times} " if printer.numeric else " "
     terms = [printer.doprint(w) + joiner + printer.doprint(a) for w, a in expr.terms]
     return " + ".join(terms + [printer.doprint(expr.bias)])
 
@@ -267,7 +336,7 @@ def factor_tex(expr: object, digits: int) -> str:
 
 def product_tex(factors: tuple[object, ...], digits: int, width: float | None = None) -> str:
     """Factors joined by a centred dot, broken onto continuation lines past `width`."""
-    return broken_tex([factor_tex(f, digits) for f in factors], r" \cdot ", width)
+    return broken_tex([factor_tex(f, digits) for f in factors], f" {HOUSE.get().times} ", width)
 
 
 def sum_tex(terms: tuple[object, ...], digits: int, width: float | None = None) -> str:
@@ -480,6 +549,13 @@ def top_level_terms(text: str) -> list[str]:
 
 
 @jinja2.pass_context
+def _equalities_filter(context: jinja2.runtime.Context, parts: tuple[object, ...],
+                       width: float | None = None) -> str:
+    """Formulas joined by equals signs (a derivation on one line), broken like products."""
+    return broken_tex([tex(part, context["digits"]) for part in parts], " = ", width)
+
+
+@jinja2.pass_context
 def _long_sum_filter(context: jinja2.runtime.Context, obj: object, width: float | None = None) -> str:
     """A formula that may be a long sum (a kernel entry's gradient, one term per position
     of the map), broken onto continuation lines like a sum of terms."""
@@ -680,6 +756,7 @@ def environment(fmt: str) -> jinja2.Environment:
         "terms": _sum_filter,
         "bracketed": _bracketed_filter,
         "long_sum": _long_sum_filter,
+        "equalities": _equalities_filter,
         "glyphs": approx_width,
         "svg64": svg_base64,
         "long_equation": _long_equation_filter,
@@ -687,6 +764,7 @@ def environment(fmt: str) -> jinja2.Environment:
         "ident": ident,
     })
     env.tests["sum"] = lambda obj: isinstance(obj, sympy.Add)
+    env.globals["house"] = House()  # render() passes the solution's own (a template rendered elsewhere: the default)
     env.bytecode_cache = bytecode_cache(env)
     return env
 
@@ -695,9 +773,23 @@ def render(solution: Solution, fmt: str, digits: int = 4, document: str = "solut
     """The whole document as text; JSON is built directly, not templated."""
     if fmt == "json":
         return render_json(solution, digits)
-    template = environment(fmt).get_template(f"{document}.{fmt}.j2")
-    return template.render(solution=solution, given=solution.given, digits=digits,
-                           rounding_rule=ROUNDING_RULE, width=LINE_WIDTH[fmt])
+    # a given-gradient problem (derive.given) has its own documents: solution_updates.md.j2, ...
+    name = document if solution.kind == "worked" else f"{document}_{solution.kind}"
+    template = environment(fmt).get_template(f"{name}.{fmt}.j2")
+    house = house_of(solution.notation)
+    token = HOUSE.set(house)
+    try:
+        return template.render(solution=solution, given=solution.given, digits=digits,
+                               rounding_rule=ROUNDING_RULE, width=LINE_WIDTH[fmt], house=house)
+    finally:
+        HOUSE.reset(token)
+
+
+def render_table(table: object, fmt: str) -> str:
+    """The reference table of activations (derive.table) as its own document."""
+    template = environment(fmt).get_template(f"table.{fmt}.j2")
+    return template.render(solution=table, section={"content": table.rows}, digits=4,  # type: ignore[attr-defined]
+                           width=LINE_WIDTH[fmt])
 
 
 def render_exam(kind: str, part: str, digits: int, solution: Solution | None = None,
@@ -727,6 +819,9 @@ def render_moodle(exam: object, digits: int) -> str:
 
 def render_json(solution: Solution, digits: int) -> str:
     steps = []
+    if solution.kind == "updates":  # given gradients (derive.given): one step of updates only
+        steps.append({"parameters": [given_update_entry(row, digits)
+                                     for row in solution.sections[0].content.rows]})  # type: ignore[attr-defined]
     for step in solution.steps:
         forward = forward_entries([line for layer in step.forward for line in layer.lines])
         blocks = {block.key: block for layer in step.backward for block in layer.gradients}
@@ -739,6 +834,8 @@ def render_json(solution: Solution, digits: int) -> str:
             entry = {"iteration": step.number, "sample": step.sample, **entry}
         elif len(solution.steps) > 1:
             entry = {"iteration": step.number, **entry}
+        if step.part is not None:  # a spec with parts (derive.parts): the steps of each part in turn
+            entry = {"part": step.part, **entry}
         for section in step.sections:
             if section.kind == "batch":
                 entry["batch"] = batch_entry(section.content, digits)
@@ -749,7 +846,16 @@ def render_json(solution: Solution, digits: int) -> str:
                 "rounding": {"digits": digits, "rule": ROUNDING_RULE, "policy": solution.policy,
                              "scope": scope},
                 "learning_rate": solution.given.eta, "steps": steps}
+    if solution.parts:  # what each part overrides; "learning_rate" above is null when they differ
+        document["parts"] = [part_entry(part) for part in solution.parts]
     return json.dumps(document, indent=1, ensure_ascii=False, default=json_number) + "\n"
+
+
+def part_entry(part: Any) -> dict[str, Any]:
+    """A part of a spec with parts: its label, heading, loss, learning rate and targets."""
+    given = part.solution.given
+    return {"label": part.label, "title": part.title, "loss": part.loss, "learning_rate": given.eta,
+            "targets": {item.name: item.value for item in given.targets}}
 
 
 def parameter_entry(key: str, block: object, update: object, step: object, digits: int) -> dict[str, Any]:
@@ -778,6 +884,22 @@ def parameter_entry(key: str, block: object, update: object, step: object, digit
     })
     if update:
         entry["displayed"]["updated"] = format_number(update.new, digits).text  # type: ignore[attr-defined]
+    return entry
+
+
+def given_update_entry(row: Any, digits: int) -> dict[str, Any]:
+    """One parameter of a given-gradient problem: its given gradient and its update (no
+    paths: nothing was derived)."""
+    entry: dict[str, Any] = {"kind": row.kind}
+    if row.kind == "weight":
+        source, target = row.key.split("->")
+        entry.update({"from": source, "to": target})
+    else:
+        entry["neuron"] = row.key.removeprefix("b:")
+    entry.update({"symbol": row.symbol.name, "value": row.old, "gradient": row.gradient,
+                  "given": True, "updated": row.new,
+                  "displayed": {"gradient": format_number(row.gradient, digits).text,
+                                "updated": format_number(row.new, digits).text}})
     return entry
 
 

@@ -22,6 +22,7 @@ from . import __version__
 from .spec.documents import MAX_NAME_LENGTH, NAME
 from .spec.maps import MAX_SIDE
 from .spec.model import (
+    ACTIVATION_TABLES,
     ACTIVATIONS,
     DEFAULT_LEAKY_SLOPE,
     FORMS,
@@ -37,6 +38,8 @@ from .spec.model import (
     Notation,
     Worked,
 )
+from .spec.gradients import NOT_WITH_GRADIENTS
+from .spec.parts import LABEL, MAX_PARTS, PART_KEYS
 from .spec.notation import MAX_SYMBOL_LENGTH, SYMBOL_TEXT
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -75,14 +78,19 @@ DERIVE_ONLY = {
                      "and its kernels fit them; a pooling window fits its map",
     "draw-range": "a uniform draw's low is below its high",
     "asked-exists": "every asked gradient names a weight (source->neuron) or a neuron (its bias) "
-                    "of the network",
+                    "of the network, an asked forward value (z:neuron, a:neuron) a neuron of a dense "
+                    "layer; at least one gradient is asked",
     "notation-names": "notation.names name an input, a neuron or a weight (source->neuron) of the "
                       "network, each once; an input has one symbol; y only for a neuron with a target",
     "symbol-grammar": "a symbol's grammar: balanced braces, at most one subscript and one superscript "
-                      "per item, a z symbol is z with scripts",
-    "symbols-distinct": "every symbol names one thing (no two alike; L and e are taken)",
+                      "per item",
+    "symbols-distinct": "every symbol names one thing (no two alike; L and e are taken; no pre-activation "
+                        "s beside another written z_{s}, which would share its delta)",
     "formula": "a formula parses by derive's grammar, depends on x, and stays within its limits "
                "(nesting, exponents, constants, SymPy's work); one formula per custom name",
+    "parts": "each part's label once; a part that changes only the loss to a cross-entropy keeps the "
+             "spec's targets, which must then be from 0 to 1; a spec with parts draws no values (it is not "
+             "an exam template)",
     "network-size": "limits of the worked key: at most 40 units in a layer and 40 weights into a "
                     "neuron, and 1,000 weights, for the LaTeX diagram; the number of chain-rule "
                     "paths for the path form",
@@ -106,6 +114,7 @@ def escaped(text: str) -> str:
 NAME_PATTERN = ecma(NAME)
 # a weight written source->neuron (spaces are dropped: "x1 -> h1" is x1->h1), or a neuron
 NAME_OR_WEIGHT = r"^ *[A-Za-z][A-Za-z0-9_ ]*(?:- *> *[A-Za-z][A-Za-z0-9_ ]*)?$"
+FORWARD_ITEM = r"^ *[za] *: *[A-Za-z][A-Za-z0-9_ ]*$"  # an asked forward value: z:h1, a:h1
 
 
 def ref(name: str) -> dict[str, str]:
@@ -284,6 +293,15 @@ def layer_definitions() -> dict[str, Any]:
             },
             "additionalProperties": False,
         },
+        "neuron_gradients": {
+            "type": "object",
+            "required": ["bias", "weights"],
+            "properties": {
+                "bias": ref("number"),
+                "weights": mapping(ref("number"), description="source -> the gradient of that weight"),
+            },
+            "additionalProperties": False,
+        },
         "conv_layer": {
             "type": "object",
             "required": ["conv"],
@@ -335,8 +353,8 @@ def notation_definitions() -> dict[str, Any]:
               "allOf": [{"pattern": ecma(SYMBOL_TEXT)}, {"pattern": symbol_start}],
               "description": "letters, digits, _, ^, braces, primes and \\hat \\tilde \\bar; no spaces, no "
                              "other commands; starts with a letter or an accent"}
-    pre_activation = {"allOf": [ref("symbol"), {"pattern": r"^\{*z(?:[_^'}]|$)"}],
-                      "description": "z with a sub- or superscript: z_o, z_{h1}, z'"}
+    pre_activation = described("the pre-activation: z_o, z_{h1}, or the author's own (net_{h1}, h_1^{sum})",
+                               ref("symbol"))
     choices = {key: {"type": "string", "enum": list(options), "default": getattr(Notation(), key)}
                for key, options in NOTATION_CHOICES.items()}
     return {
@@ -375,8 +393,24 @@ def top_properties() -> dict[str, Any]:
             "form": {"type": "string", "enum": list(FORMS), "default": worked_defaults.form},
             "matrix": {"type": "boolean", "default": worked_defaults.matrix},
             "closed_form": {"type": "boolean", "default": worked_defaults.closed_form},
+            "fold_bias": {"type": "boolean", "default": worked_defaults.fold_bias,
+                          "description": "the matrix form with the bias folded into the weights, "
+                                         "[W b] [a; 1]; implies matrix (matrix: false with it is refused)"},
+            "derivations": {"type": "boolean", "default": worked_defaults.derivations,
+                            "description": "derive sigma' = a(1 - a) and the output's a - y in steps"},
+            "shortcut": {"type": "boolean", "default": worked_defaults.shortcut,
+                         "description": "the output delta as a - y, in the delta form: for sigmoid "
+                                        "outputs with binary_cross_entropy, or softmax outputs with "
+                                        "cross_entropy whose targets (one per output) sum to 1 "
+                                        "(derive checks this)"},
+            "activation_table": {"type": "string", "enum": list(ACTIVATION_TABLES),
+                                 "default": worked_defaults.activation_table,
+                                 "description": "the activations the network uses, or all built-in ones"},
         },
         "additionalProperties": False,
+        # fold_bias is an option of the matrix form: with matrix: false it is refused
+        "not": {"properties": {"fold_bias": {"const": True}, "matrix": {"const": False}},
+                "required": ["fold_bias", "matrix"]},
     }
     # every setting of `exam` is a number greater than 0 (derive.spec.reader, constraints)
     exam_defaults = Constraints()
@@ -413,12 +447,51 @@ def top_properties() -> dict[str, Any]:
         "loss": {"type": "string", "enum": list(LOSSES)},
         "learning_rate": described("the learning rate, greater than 0", ref("positive_value")),
         "asked": {"type": "array", "minItems": 1,
-                  "description": "the gradients asked for: a weight as source->neuron, a bias by its neuron",
-                  "items": {"type": "string", "pattern": NAME_OR_WEIGHT}},
+                  "description": "the gradients asked for: a weight as source->neuron, a bias by its "
+                                 "neuron; and forward values z:neuron, a:neuron and the loss as loss",
+                  "items": {"type": "string", "anyOf": [{"pattern": NAME_OR_WEIGHT},
+                                                        {"pattern": FORWARD_ITEM}]}},
         "exam": {"type": "object", "description": "how derive exam rejects poor draws and marks answers",
                  "properties": exam_settings, "additionalProperties": False},
         "notation": ref("notation"),
+        "parts": parts_property(),
+        "gradients": mapping(ref("neuron_gradients"), description="a given-gradient problem: every "
+                             "neuron's gradients, {bias, weights} as in its layer (derive checks that "
+                             "each neuron and weight of the dense layers has one, and nothing else); "
+                             "only the updates are worked"),
     }
+
+
+def parts_property() -> dict[str, Any]:
+    """`parts:` (derive.spec.parts): each part the spec with its loss, learning rate or
+    targets overridden; its targets from 0 to 1 with a cross-entropy loss."""
+    targets = mapping(ref("entry"), description="output neuron -> target, for this part")
+    part = {
+        "type": "object", "properties": {
+            "label": {"type": "string", "pattern": ecma(LABEL),
+                      "description": "its tasks are numbered by it (a.3.1); a, b, c, ... by default"},
+            "title": {"type": "string", "description": "its heading, printed as plain text"},
+            "loss": {"type": "string", "enum": list(LOSSES)},
+            "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": LARGEST},
+            "targets": targets,
+        },
+        "additionalProperties": False,
+        "if": {"required": ["loss"], "properties": {"loss": {"enum": list(UNIT_TARGET_LOSSES)}}},
+        "then": {"properties": {"targets": {"additionalProperties": ref("unit_entry")}}},
+    }
+    assert tuple(part["properties"]) == PART_KEYS  # type: ignore[index]
+    return {"type": "array", "minItems": 2, "maxItems": MAX_PARTS, "items": part,
+            "description": "several parts on one network, worked in turn in one document: each the "
+                           "spec with its own loss, learning_rate or targets (not with samples)"}
+
+
+def parts_rules() -> dict[str, Any]:
+    """Parts go with a worked problem of one sample's targets: not with given gradients, and
+    with samples a part cannot override the targets (each sample has its own)."""
+    return {"if": {"required": ["parts"]}, "then": {
+        "not": {"required": ["gradients"]},
+        "if": {"required": ["samples"]},
+        "then": {"properties": {"parts": {"items": {"not": {"required": ["targets"]}}}}}}}
 
 
 def unit_targets() -> dict[str, Any]:
@@ -448,12 +521,18 @@ def schema() -> dict[str, Any]:
         "properties": top_properties(),
         "additionalProperties": False,
         "allOf": [
-            {   # inputs and targets, or samples: never both, never neither
-                "if": {"required": ["samples"]},
-                "then": {"not": {"anyOf": [{"required": ["inputs"]}, {"required": ["targets"]}]}},
-                "else": {"required": ["inputs", "targets"], "not": {"required": ["reduction"]}},
+            {   # given gradients (derive.spec.gradients): none of the keys of a worked problem
+                "if": {"required": ["gradients"]},
+                "then": {"not": {"anyOf": [{"required": [key]} for key in NOT_WITH_GRADIENTS]}},
+                "else": {"required": ["loss"], "allOf": [{
+                    # inputs and targets, or samples: never both, never neither
+                    "if": {"required": ["samples"]},
+                    "then": {"not": {"anyOf": [{"required": ["inputs"]}, {"required": ["targets"]}]}},
+                    "else": {"required": ["inputs", "targets"], "not": {"required": ["reduction"]}},
+                }]},
             },
             unit_targets(),
+            parts_rules(),
         ],
         "definitions": {
             "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_NAME_LENGTH,

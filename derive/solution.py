@@ -21,6 +21,7 @@ from .maps import split_entry
 from .mapview import forward_maps, given_maps
 from .mathnodes import Applied, LinearSum, Partial, Substituted, ordered_symbols
 from .network import Network, Parameter, Unit
+from .spec import Notation
 
 
 # --- the steps -----------------------------------------------------------------------------
@@ -163,6 +164,10 @@ class Step:
     values: Values
     sections: tuple[Section, ...] = ()  # extra worked forms of this step (delta, matrix)
     sample: int | None = None  # which sample, when the spec gives several
+    part: str | None = None  # which part (its label), when the spec has parts (derive.parts)
+    # a later part's step whose forward pass is the same as the first part's: the label of
+    # that part, where it is worked (the templates say so instead of working it again)
+    forward_as: str = ""
 
 
 class DiagramNode(NamedTuple):
@@ -199,7 +204,7 @@ class Diagram(NamedTuple):
         index = {node.name: i for i, node in enumerate(self.nodes)}
         units = tuple(diagram.Unit(
             node.column, node.row, node.symbol.name, node.kind,
-            diagram.number_tex(node.value) if node.kind == "input" else
+            (None if node.value is None else diagram.number_tex(node.value)) if node.kind == "input" else
             f"{node.bias_symbol.name} = {diagram.number_tex(node.bias)}" if node.bias_symbol is not None
             else node.kind if node.kind in ("max", "average") else None)
             for node in self.nodes)
@@ -237,6 +242,25 @@ class Solution:
     form: str = "paths"  # the backward pass shown: "paths", "delta" or "both"
     form_reason: str = ""  # why, when derive chose the form itself
     sections: tuple[Section, ...] = ()  # extra parts of the whole answer (activation table, ...)
+    # "worked": forward pass, loss, backward pass, updates; "updates": the gradients are
+    # given and only the updates are worked (derive.given; templates *_updates.*.j2)
+    kind: str = "worked"
+    # the spec's notation: the renderer takes the loss's letter, the learning rate's and the
+    # multiplication sign from it (render.House); the symbols are already in the steps
+    notation: Notation = Notation()
+    # several parts on one network (derive.parts; kind "parts"): each part's own answer; the
+    # steps above are theirs, in order, and `given` holds what the parts share
+    parts: tuple[Part, ...] = ()
+
+
+class Part(NamedTuple):
+    """One part of a spec with parts: its label ("a"), heading, and its own answer (the
+    spec with the part's loss, learning rate and targets)."""
+
+    label: str
+    title: str
+    solution: Solution
+    loss: str = ""  # the part's loss, as the spec names it (half_squared_error, ...)
 
 
 # --- building ------------------------------------------------------------------------------
@@ -262,10 +286,11 @@ def build_solution(derivation: Derivation, values: Values, network: Network | No
 
 
 def build_runs(derivation: Derivation, runs: list[Run], policy: str = "exact",
-               asked: tuple[str, ...] = (), digits: int = 4) -> Solution:
+               asked: tuple[str, ...] = (), digits: int = 4, part: str = "") -> Solution:
     """The worked answer; `asked` (parameter keys, () for all) are the numbered tasks,
     which the first pass carries. `digits` is the display rule's, which decides how many
-    digits each line's operands show (derive.checkable) under the exact policy."""
+    digits each line's operands show (derive.checkable) under the exact policy. `part`
+    begins every task number: "a." in part (a) of a spec with parts."""
     network = runs[0].network
     asked_keys = set(asked or (p.key for p in network.parameters))
     shown = Shown(digits, policy == "exact")
@@ -274,12 +299,12 @@ def build_runs(derivation: Derivation, runs: list[Run], policy: str = "exact",
         # the first iteration's tasks: each sample's own, named S2.1.3 for sample 2 when
         # there are several; a batch's combined gradients and its one update are 3.k, 4.k
         first = run.iteration == 1
-        prefix = f"S{run.sample}." if run.sample is not None else ""
+        prefix = part + (f"S{run.sample}." if run.sample is not None else "")
         step = step_of(derivation, run.values, run.network, asked_keys if first else set(),
                        run.iteration, shown, prefix)
         batch = run.batch
         if batch is not None and first:
-            batch = batch._replace(content=batch_tasks(batch.content, step, prefix))
+            batch = batch._replace(content=batch_tasks(batch.content, step, prefix, part))
         step = replace(step, sample=run.sample, updates=step.updates if run.updates else (),
                        sections=(batch,) if batch else ())
         steps.append(step)
@@ -293,14 +318,15 @@ def build_runs(derivation: Derivation, runs: list[Run], policy: str = "exact",
                     sections=sections)
 
 
-def batch_tasks(batch: object, step: Step, prefix: str) -> object:
+def batch_tasks(batch: object, step: Step, prefix: str, part: str = "") -> object:
     """The batch update's rows with their tasks: a combined gradient takes its samples'
-    task number without the sample (S3.3.5 -> 3.5), its update the next 4.k in spec order."""
-    gradient_task = {block.key: block.task.removeprefix(prefix) for layer in step.backward
+    task number without the sample (S3.3.5 -> 3.5), its update the next 4.k in spec order
+    (each begun with the `part`'s prefix, a.3.5, in a spec with parts)."""
+    gradient_task = {block.key: part + block.task.removeprefix(prefix) for layer in step.backward
                      for block in layer.gradients if block.task}
     updates = count(1)
     rows = tuple(row._replace(task=gradient_task.get(row.key),
-                              update_task=f"4.{next(updates)}" if row.key in gradient_task else None)
+                              update_task=f"{part}4.{next(updates)}" if row.key in gradient_task else None)
                  for row in batch.rows)  # type: ignore[attr-defined]
     return batch._replace(rows=rows)  # type: ignore[attr-defined]
 
@@ -335,7 +361,7 @@ def given_of(derivation: Derivation, network: Network) -> Given:
     has_maps = any(split_entry(u.name) for u in network.inputs + network.neurons)
     return Given(inputs, weights, biases, targets, predictions, LOSS_TEXT[network.loss],
                  sympy.Eq(L, derivation.loss, evaluate=False), network.learning_rate, layers,
-                 None if has_maps else diagram_of(derivation, network), given_maps(network),
+                 None if has_maps else diagram_of(derivation.symbols, network), given_maps(network),
                  map_conventions(network))
 
 
@@ -378,8 +404,8 @@ def layer_text(layer: tuple[Unit, ...], role: str) -> tuple[str, int, str, str]:
     return activation, len(maps), role, f"{kind} {'map' if len(maps) == 1 else 'maps'} of {rows} × {cols}"
 
 
-def diagram_of(derivation: Derivation, network: Network) -> Diagram:
-    sym = derivation.symbols
+def diagram_of(sym: dict[str, Symbol], network: Network) -> Diagram:
+    """The network as a picture; `sym` maps each symbol's LaTeX to its Symbol."""
     columns = (network.inputs,) + network.layers
     nodes = tuple(
         DiagramNode(unit.name, sym[unit.a_symbol], c, j - (len(column) - 1) / 2,

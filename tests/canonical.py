@@ -26,8 +26,14 @@ ALL_PROBLEMS = sorted(PROBLEMS_DIR.glob("*.yaml"))
 PROBLEMS = [p for p in ALL_PROBLEMS if not draws_values(p)]
 # one sample, one update: whose first step's gradients are the whole answer (batches and
 # sequential runs are checked against the oracle's combined loss in test_syllabus.py)
-SINGLE_SAMPLE = [p for p in PROBLEMS if "samples" not in yaml.safe_load(p.read_text())]
+SINGLE_SAMPLE = [p for p in PROBLEMS if not {"samples", "gradients", "parts"} & set(yaml.safe_load(p.read_text()))]
 EXAM_TEMPLATES = [p for p in ALL_PROBLEMS if draws_values(p)]
+# given-gradient problems (seed 000, part 2): no forward pass, no loss, only the updates from
+# the spec's `gradients`; checked by test_given_gradients.py, not by the forward/gradient oracles
+GIVEN_GRADIENTS = [p for p in PROBLEMS if "gradients" in yaml.safe_load(p.read_text())]
+# specs with parts (seed 002, derive.parts): each part is the spec with its own loss, learning
+# rate or targets; checked part by part against the oracles by test_parts.py
+PARTS = [p for p in PROBLEMS if "parts" in yaml.safe_load(p.read_text())]
 
 
 def has_maps(path: Path) -> bool:
@@ -39,7 +45,7 @@ def has_maps(path: Path) -> bool:
 # (tests/cnn_oracle.py, used by test_cnn.py and test_cnn_oracle.py)
 DENSE_SINGLE_SAMPLE = [p for p in SINGLE_SAMPLE if not has_maps(p)]
 CNN_PROBLEMS = [p for p in PROBLEMS if has_maps(p)]
-DENSE_PROBLEMS = [p for p in PROBLEMS if not has_maps(p)]
+DENSE_PROBLEMS = [p for p in PROBLEMS if not has_maps(p) and p not in GIVEN_GRADIENTS + PARTS]
 
 # DESIGN.md, "Spec v1 — the canonical form", verbatim.
 # Line numbers, counted by hand:

@@ -23,7 +23,7 @@ from renderers import (check_math, compile_tex, math_fragments, overfull_boxes,
                        render_page_png, require)
 
 ROOT = Path(__file__).resolve().parent.parent
-from canonical import PROBLEMS  # noqa: E402  (exam templates excluded)
+from canonical import GIVEN_GRADIENTS, PROBLEMS  # noqa: E402  (exam templates excluded)
 DOCUMENTS = ("solution", "worksheet")
 
 
@@ -92,9 +92,12 @@ def test_worksheet_holds_no_answers(problem: Path) -> None:
     given = {format_number(v.value, 4).tex for v in solution.given.inputs + solution.given.weights
              + solution.given.biases + solution.given.targets} | {format_number(solution.given.eta, 4).tex}
     given |= {format_number(v, 4).tex for m in solution.given.maps for row in m.grid.rows for v in row}
-    answers = [key["loss"]] + [p[k] for p in key["parameters"] for k in ("gradient", "updated")
-                               if p[k] is not None] \
-        + [v for unit in key["forward"].values() for value in unit.values() for v in flat(value)]
+    # a given-gradient problem (derive.given) has no forward pass or loss; its gradients are given
+    given |= {format_number(p["gradient"], 4).tex for p in key["parameters"] if p.get("given")}
+    answers = ([key["loss"]] if "loss" in key else []) \
+        + [p[k] for p in key["parameters"] for k in ("gradient", "updated")
+           if p[k] is not None and not (k == "gradient" and p.get("given"))] \
+        + [v for unit in key.get("forward", {}).values() for value in unit.values() for v in flat(value)]
     shown = {format_number(a, 4).tex for a in answers if not math.isclose(a, round(a))} - given
     for kind in ("md", "tex"):
         # the diagram writes negative numbers with a real minus sign (U+2212)
@@ -104,7 +107,7 @@ def test_worksheet_holds_no_answers(problem: Path) -> None:
         assert not shown & numbers, f"answers leak into the {kind} worksheet: {shown & numbers}"
 
 
-TASK = r"(?:S\d+\.)?\d(?:\.\d+)?"  # 1.2, 2, 3.10; S2.1.3 for sample 2 of several
+TASK = r"(?:[a-z]+\.)?(?:S\d+\.)?\d(?:\.\d+)?"  # 1.2, 2, 3.10; S2.1.3 for sample 2 of several; b.3.1 in part (b)
 
 
 def key_tasks(markdown: str) -> list[str]:
@@ -127,7 +130,10 @@ def test_key_and_worksheet_share_task_numbers(problem: Path) -> None:
     key = key_tasks(render(solution, "md"))
     sheet = [t for t in sheet_tasks(render(solution, "md", 4, "worksheet")) if t != "5"]
     assert sorted(key) == sorted(sheet), set(key) ^ set(sheet)
-    assert any(re.fullmatch(r"(S\d+\.)?3\.\d+", t) for t in key)  # gradients are asked
+    if problem in GIVEN_GRADIENTS:  # only the updates are asked: tasks 1.k
+        assert key and all(re.fullmatch(r"1\.\d+", t) for t in key)
+    else:
+        assert any(re.fullmatch(r"([a-z]+\.)?(S\d+\.)?3\.\d+", t) for t in key)  # gradients are asked
     samples = len(solution.given.samples)
     if samples:  # every sample has its own forward pass, loss and gradients
         assert all(f"S{n}.2" in sheet for n in range(1, samples + 1))

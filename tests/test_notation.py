@@ -333,9 +333,11 @@ def test_a_symbol_must_be_text(tmp_path: Path) -> None:
     assert "net.yaml:16: notation.names.x1->h1: expected text, found the number 5" in message
 
 
-def test_a_custom_z_must_be_z_with_scripts(tmp_path: Path) -> None:
-    message = error_of(tmp_path, NET + "notation:\n  names:\n    h1: {z: s_1}\n")
-    assert "net.yaml:16: notation.names.h1.z: a pre-activation symbol is z with a sub- or superscript" in message
+def test_a_custom_z_and_its_z_twin_would_share_a_delta(tmp_path: Path) -> None:
+    """net_{h1} (seed 000) is a pre-activation; its delta is delta_{net_{h1}}, as z_{net_{h1}}'s is."""
+    message = error_of(tmp_path, NET + "notation:\n  names:\n    h1: {z: s_1}\n    h2: {z: 'z_{s_{1}}'}\n")
+    assert "net.yaml:17: notation.names.h2.z: z_{s_{1}} and s_{1} (notation.names.h1.z) would have the same delta" \
+        in message
 
 
 @pytest.mark.parametrize("notation, line, facts", [

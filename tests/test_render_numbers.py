@@ -233,7 +233,7 @@ def parse_tex_number(text: str) -> Any:
 def assert_json_matches_markdown(doc: dict[str, Any], md: str, digits: int = 4) -> None:
     rows = summary_rows(md)
     header = list(next(iter(rows.values())))
-    gradient_col = column(header, "partial L")
+    gradient_col = column(header, "partial", "theta")  # dL/dtheta, or dJ/dtheta (notation.loss)
     updated_col = column(header, "updated")
     params = doc["steps"][0]["parameters"]
     assert set(rows) == {p["symbol"] for p in params}

@@ -169,6 +169,8 @@ def nested(function: str, depth: int) -> str:
 
 VALID = {
     **{f"activation-{name}": activation(name) for name in ACTIVATIONS if name != "softmax"},
+    "notation-z-not-z": names("    h1: {z: s_1}\n"),  # seed 001's h_1^{sum}, seed 000's net_{h1}
+    "notation-z-z-letters": names("    h1: {z: zeta}\n"),
     "activation-softmax-output": edit("neurons:\n      o: {bias: 0.08, weights: {g1: 0.61, g2: 0.39}}\n"
                                       "targets: {o: 1}\nloss: half_squared_error",
                                       "neurons:\n      o: {bias: 0.08, weights: {g1: 0.61, g2: 0.39}}\n"
@@ -397,8 +399,6 @@ INVALID = {
     "notation-names-malformed-key": names("    h-1: h\n"),
     "notation-symbol-a-number": names("    x1->h1: 5\n"),
     "notation-symbol-a-list": names("    h1: [h_1]\n"),
-    "notation-z-not-z": names("    h1: {z: s_1}\n"),
-    "notation-z-z-letters": names("    h1: {z: zeta}\n"),
     **{f"symbol-{symbol}": names(f"    h1: {symbol}\n") for symbol in (
         r"\input{secret}", r"\write18{rm}", r"\def\x{y}", r"\catcode", r"\hatx", r"\mathrm{x}", "a b", "'$x$'",
         "x%", "'x#1'", "x~", "w_{1,2}", "'ŷ'", "'1'", "'_1'", "w" * 41, "''")},
@@ -516,7 +516,7 @@ DERIVE_ONLY_CASES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("notation-names", "named-twice", names("    x1->h1: v\n    x1 -> h1: u\n"), ()),
     *[("symbol-grammar", f"symbol-{symbol}", names(f"    h1: {symbol}\n"), ())
       for symbol in ("x_", "'{x'", "x}", "a_1_2", "a^1^2", "a^2'", "x_{}")],
-    ("symbol-grammar", "z-then-another-item", names("    h1: {z: '{z}1'}\n"), ()),
+    ("symbols-distinct", "delta-twins", names("    h1: {z: 'z_{s}'}\n    h2: {z: s}\n"), ()),
     ("symbols-distinct", "two-alike", names("    h1: h_1\n    h2: h_{1}\n"), ()),
     ("symbols-distinct", "the-loss", names("    h2->o: L\n"), ()),
     ("symbols-distinct", "euler", names("    x2: e\n"), ()),
@@ -535,6 +535,10 @@ DERIVE_ONLY_CASES: list[tuple[str, str, str, tuple[str, ...]]] = [
      "      o: {bias: 0.1, weights: {" + ", ".join(f"x{i}: 0.25" for i in range(41)) + "}}\n"
      "targets: {o: 1}\nloss: half_squared_error\nlearning_rate: 0.5\n", ("-f", "tex")),
     ("network-size", "too-many-paths", read("deep_34442.yaml"), ("--form", "paths", "--max-paths", "31")),
+    ("parts", "part-label-twice", Q2 + "parts: [{label: a}, {label: a, loss: squared_error}]\n", ()),
+    ("parts", "cross-entropy-part-keeps-a-target-of-3",
+     edit("targets: {o: 1}", "targets: {o: 3}") + "parts: [{}, {loss: binary_cross_entropy}]\n", ()),
+    ("parts", "parts-in-an-exam-template", EXAM + "parts: [{}, {loss: binary_cross_entropy}]\n", ()),
 ]
 
 
@@ -564,12 +568,15 @@ REASONS = {
     "named-twice": "is named twice", "symbol-x_": "_ needs a letter", "symbol-'{x'": "unbalanced braces",
     "symbol-x}": "unbalanced braces", "symbol-a_1_2": "a double subscript", "symbol-a^1^2": "a double superscript",
     "symbol-a^2'": "a prime after a superscript", "symbol-x_{}": "empty braces",
-    "z-then-another-item": "a pre-activation symbol is z", "two-alike": "h_{1} would name both",
+    "delta-twins": "would have the same delta", "two-alike": "h_{1} would name both",
     "the-loss": "L would name both the loss", "euler": "Euler's number", "exponent-uses-x": "uses x",
     "grows-too-fast": "can grow too large", "division-by-zero": "division by zero", "no-operator": "write * to multiply",
     "double-slash": "unexpected '/'", "does-not-depend-on-x": "does not depend on x",
     "too-much-work": "SymPy cannot work with the formula", "one-name-two-formulas": "is already given to the formula",
     "41-units-in-a-layer": "at most 40", "too-many-paths": "32 chain-rule paths and the limit is 31",
+    "part-label-twice": "parts[1].label: label 'a' is already the label of parts[0]",
+    "cross-entropy-part-keeps-a-target-of-3": "parts[1].loss: binary_cross_entropy needs targets between 0 and 1",
+    "parts-in-an-exam-template": "parts: an exam template cannot have parts",
 }
 
 

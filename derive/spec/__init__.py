@@ -16,6 +16,7 @@ list of problems of documents.DocumentReader:
 - numbers: numbers as written (plain decimal, exact in a double) and drawn values
 - layers: activations, layers and neurons, inputs, targets and samples
 - notation: notation options and the grammar of a custom symbol
+- gradients: a given-gradient problem's `gradients` (only the updates are worked)
 - reader: Reader, joining the readers; the top level and its options; load_spec, parse_spec
 - draws: drawn values for exams: has_draws, instantiate, spec_yaml
 

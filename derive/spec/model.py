@@ -19,15 +19,23 @@ LOSSES = (
 DEFAULT_LEAKY_SLOPE = 0.01
 MAX_STEPS = 50  # iterations written out; beyond this nobody reads the working
 
-TOP_REQUIRED = ("layers", "loss", "learning_rate")  # and inputs + targets, or samples
+# every spec; a worked problem also needs a loss (WORKED_REQUIRED) and inputs + targets, or
+# samples; a given-gradient problem needs its gradients instead (derive.spec.gradients)
+TOP_REQUIRED = ("layers", "learning_rate")
+WORKED_REQUIRED = ("layers", "loss", "learning_rate")
 REDUCTIONS = ("mean", "sum", "sequential")
 MAX_SAMPLES = 20
 FORMS = ("auto", "paths", "delta", "both")  # worked.form and --form: the backward pass shown
+ACTIVATION_TABLES = ("used", "all")  # worked.activation_table (derive.table)
 POLICIES = ("exact", "by-hand")  # --rounding: how values are carried from step to step
 TOP_OPTIONAL = ("inputs", "targets", "samples", "reduction", "title", "asked", "exam", "worked", "steps",
-                "notation")
+                "notation", "gradients", "loss", "parts")
+WORKED_OPTIONAL = tuple(key for key in TOP_OPTIONAL if key not in WORKED_REQUIRED + ("gradients",))
 NOTATION_CHOICES = {"parameters": ("layered", "flat"), "index_order": ("from-to", "to-from"),
-                    "units": ("layered", "flat")}
+                    "units": ("layered", "flat"),
+                    # the signs of the working (derive.render.House): the loss's letter, the
+                    # learning rate's, the multiplication sign (seeds 002 and 003)
+                    "loss": ("L", "J"), "learning_rate": ("eta", "alpha"), "times": ("dot", "cross")}
 
 
 class Activation(NamedTuple):
@@ -60,6 +68,11 @@ class Worked(NamedTuple):
     form: str = "auto"  # "auto", "paths", "delta" or "both"
     matrix: bool = False
     closed_form: bool = False
+    fold_bias: bool = False  # the matrix form with [W b] [a; 1] (seed 004); implies matrix
+    # worked derivations and the output delta a - y (derive.derivations, derive.shortcut)
+    derivations: bool = False
+    shortcut: bool = False  # in the delta form; implies it where the form is auto
+    activation_table: str = "used"  # ACTIVATION_TABLES: the network's activations, or all built-ins
 
 
 class SymbolName(NamedTuple):
@@ -79,6 +92,9 @@ class Notation(NamedTuple):
     index_order: str = "from-to"  # w_{ij}: from unit i to neuron j; or "to-from" (Nielsen)
     units: str = "layered"  # or "flat": a_1, a_2, ... and z_1, z_2, ... over all neurons
     names: tuple[SymbolName, ...] = ()
+    loss: str = "L"  # or "J" (seed 003): the loss's letter
+    learning_rate: str = "eta"  # or "alpha" (seed 002)
+    times: str = "dot"  # or "cross": a x b instead of a . b in the numbers
 
 
 class Constraints(NamedTuple):
@@ -125,7 +141,8 @@ class Spec:
     targets: tuple[tuple[str, Value], ...]
     loss: str
     learning_rate: Value
-    asked: tuple[str, ...] = ()  # parameter keys whose gradients are asked; () = all
+    # parameter keys whose gradients are asked (() = all), and forward items: "z:h1", "a:h1", "loss"
+    asked: tuple[str, ...] = ()
     constraints: Constraints = Constraints()
     worked: Worked = Worked()
     steps: int = 1  # gradient-descent iterations, each from the previous one's updated values
@@ -133,6 +150,34 @@ class Spec:
     samples: tuple[tuple[tuple[tuple[str, Value], ...], tuple[tuple[str, Value], ...]], ...] = ()
     reduction: str = "mean"  # samples: mean or sum of the gradients, one update; or sequential
     notation: Notation = Notation()
+    # a given-gradient problem (derive.given): parameter key ("x1->h1", "b:h1") -> its
+    # given gradient; only the updates are worked, and loss and targets are not used
+    gradients: tuple[tuple[str, float], ...] = ()
+    # several parts on one network (seed 002; derive.parts): each part this spec with a
+    # few keys overridden (loss, learning_rate, targets), worked in turn in one document
+    parts: tuple[PartSpec, ...] = ()
+
+
+class PartSpec(NamedTuple):
+    """One part of a spec with `parts:` (derive.spec.parts): its label ("a"), its
+    heading, and the keys it overrides (None: the spec's own)."""
+
+    label: str
+    title: str
+    loss: str | None = None
+    learning_rate: float | None = None
+    targets: tuple[tuple[str, float], ...] | None = None
+
+
+def is_forward_item(asked: str) -> bool:
+    """Whether an `asked` entry is a forward value ("z:h1", "a:h1") or the loss, not a
+    parameter's gradient ("x1->h1", "b:h1")."""
+    return asked == "loss" or asked.startswith(("z:", "a:"))
+
+
+def asked_parameters(asked: tuple[str, ...]) -> tuple[str, ...]:
+    """The parameter keys among `asked` entries, in their order."""
+    return tuple(key for key in asked if not is_forward_item(key))
 
 
 def lowest(value: Value) -> float:

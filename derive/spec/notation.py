@@ -5,6 +5,7 @@ import re
 
 from yaml.nodes import MappingNode, Node
 
+from ..errors import Problem
 from .documents import join, listed, shown
 from .layers import LayerReader
 from .model import NOTATION_CHOICES, LayerSpec, Notation, SymbolName
@@ -16,6 +17,9 @@ from .model import NOTATION_CHOICES, LayerSpec, Notation, SymbolName
 SYMBOL_TEXT = re.compile(r"(?:[A-Za-z0-9_^{}']|\\(?:hat|tilde|bar)(?![A-Za-z]))+\Z")
 SYMBOL_TOKEN = re.compile(r"\\(?:hat|tilde|bar)|.")
 MAX_SYMBOL_LENGTH = 40
+# a pre-activation written as the letter z with scripts (z_1, z_{h1}, z'): its delta swaps
+# the letter (\delta_1); any other symbol s (net_{h1}, h_1^{sum}) has the delta \delta_{s}
+Z_LETTER = re.compile(r"z(?=[_^']|\Z)")
 
 
 def symbol_form(text: str) -> str:
@@ -120,7 +124,23 @@ class NotationReader(LayerReader):
                     settings[key] = value
         if "names" in entries:
             settings["names"] = self.symbol_names(entries["names"][1], input_names, layers, target_names)
+        self.distinct_deltas(settings.get("names", ()))  # type: ignore[arg-type]
+        for name in settings.get("names", ()):  # type: ignore[attr-defined]
+            if name.symbol == settings.get("loss"):  # L is taken always (derive.network), J when chosen
+                self.problems.append(Problem(self.source, name.line, name.path, f"{name.symbol} would name "
+                                             f"both the loss {name.symbol} and this; every symbol must name one thing"))
         return Notation(**settings)  # type: ignore[arg-type]
+
+    def distinct_deltas(self, names: tuple[SymbolName, ...]) -> None:
+        """A pre-activation named other than z (net_{h1}, h_1^{sum}: seeds 000, 001) has the
+        delta \\delta_{net_{h1}} (derive.delta), as z_{net_{h1}} has: the two cannot both be given."""
+        given = {name.symbol: name for name in names if name.key.startswith("z:")}
+        for symbol, name in given.items():
+            twin = given.get(f"z_{{{symbol}}}")
+            if not Z_LETTER.match(symbol) and twin is not None:
+                self.problems.append(Problem(self.source, twin.line, twin.path, f"{twin.symbol} and "
+                                             f"{symbol} ({name.path}) would have the same delta "
+                                             f"\\delta_{{{symbol}}}; rename one"))
 
     def symbol_names(self, node: Node, input_names: list[str], layers: tuple[LayerSpec, ...],
                      target_names: list[str]) -> tuple[SymbolName, ...]:
@@ -183,11 +203,5 @@ class NotationReader(LayerReader):
         except ValueError as err:
             # shown as written: repr would double the backslash of \hat{y}
             self.problem(node, path, f"{err}; found {shown(text)}")
-            return []
-        if key.startswith("z:") and not re.match(r"z(?:[_^']|\Z)", symbol):
-            # derive.delta names a neuron's delta by swapping the first letter of its z for
-            # \delta: only z with scripts keeps deltas valid LaTeX and distinct
-            self.problem(node, path, f"a pre-activation symbol is z with a sub- or superscript "
-                         f"(z_1, z_{{h1}}, z'), found {shown(text)}")
             return []
         return [SymbolName(key, symbol, node.start_mark.line + 1, path)]

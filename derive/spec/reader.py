@@ -10,20 +10,25 @@ from ..errors import SpecError
 from .documents import compose, join, kind_of, names_in, read_spec, scalar_value, shown
 from .layers import DataReader, first_sample_part
 from .model import (
+    ACTIVATION_TABLES,
     FORMS,
     LOSSES,
     MAX_STEPS,
     REDUCTIONS,
-    TOP_OPTIONAL,
-    TOP_REQUIRED,
+    WORKED_OPTIONAL,
+    WORKED_REQUIRED,
     Constraints,
     LayerSpec,
     Notation,
     Spec,
     Worked,
+    is_forward_item,
     lowest,
 )
+from .draws import has_draws
+from .gradients import GradientReader, inputs_from_weights
 from .notation import NotationReader
+from .parts import PartsReader
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -41,14 +46,16 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     return spec
 
 
-class Reader(DataReader, NotationReader):
+class Reader(PartsReader, DataReader, NotationReader, GradientReader):
     """Walks the node tree, building the Spec and collecting every problem."""
 
     def spec(self, root: Node) -> Spec | None:
         entries = self.mapping(root, "")
         if entries is None:
             return None
-        self.keys(root, "", entries, TOP_REQUIRED, TOP_OPTIONAL)
+        if "gradients" in entries:  # only the updates are worked (derive.spec.gradients)
+            return self.given_gradient_spec(root, entries)
+        self.keys(root, "", entries, WORKED_REQUIRED, WORKED_OPTIONAL)
         title = "Backpropagation"
         if "title" in entries:
             title = self.text(entries["title"][1], "title") or title
@@ -80,16 +87,61 @@ class Reader(DataReader, NotationReader):
         asked = self.asked(entries["asked"][1], layers, complete) if "asked" in entries else ()
         constraints = self.constraints(entries["exam"][1]) if "exam" in entries else Constraints()
         worked = self.worked(entries["worked"][1]) if "worked" in entries else Worked()
+        if worked.shortcut and complete and layers and loss is not None:
+            self.shortcut_applies(entries["worked"][1], layers[-1], loss, samples or ((inputs, targets),))
         target_names = names_in(entries["targets"][1] if "targets" in entries
                                 else first_sample_part(entries, "targets"))
         notation = self.notation(entries["notation"][1], input_names, layers, target_names) \
             if "notation" in entries else Notation()
         steps = self.steps(entries["steps"][1]) if "steps" in entries else 1
+        # several parts on one network (derive.spec.parts), each checked against the spec's loss and targets
+        parts = self.parts(entries["parts"][1], loss, tuple(t for _, t in samples) or (targets,),
+                           bool(samples)) if "parts" in entries else ()
+        if parts and worked.shortcut and complete and layers and loss is not None:  # in every part
+            self.parts_shortcut(entries["parts"][1], parts, layers[-1], loss, samples or ((inputs, targets),))
         if self.problems or loss is None or eta is None:
             return None
-        return Spec(self.source, title, inputs, layers, targets, loss, eta, asked=asked,
+        spec = Spec(self.source, title, inputs, layers, targets, loss, eta, asked=asked,
                     constraints=constraints, worked=worked, steps=steps, notation=notation,
-                    samples=samples, reduction=reduction or "mean")
+                    samples=samples, reduction=reduction or "mean", parts=parts)
+        if parts and has_draws(spec):  # an exam variant's answers are one key's (derive.exam)
+            self.problem(entries["parts"][0], "parts", "an exam template cannot have parts (each "
+                         "variant's answers are one key's); write one template per part, or give "
+                         "numbers instead of uniform/choice")
+            return None
+        return spec
+
+    def given_gradient_spec(self, root: Node, entries: dict[str, tuple[Node, Node]]) -> Spec | None:
+        """A spec that gives every parameter's gradient: layers, learning_rate, gradients
+        (inputs optional: named by the weights when left out); no loss, no targets."""
+        self.given_gradient_keys(root, entries)
+        title = (self.text(entries["title"][1], "title") if "title" in entries else None) or "Backpropagation"
+        inputs = self.inputs(entries["inputs"][1]) if "inputs" in entries else ()
+        input_names = names_in(entries["inputs"][1]) if "inputs" in entries \
+            else inputs_from_weights(entries["layers"][1] if "layers" in entries else None)
+        layers = self.layers(entries["layers"][1], input_names) if "layers" in entries else ()
+        eta = None
+        if "learning_rate" in entries:
+            node = entries["learning_rate"][1]
+            eta = self.number(node, "learning_rate")
+            if eta is not None and eta <= 0:
+                self.problem(node, "learning_rate", f"must be greater than 0, found {node.value}")
+        layer_nodes = entries["layers"][1].value if "layers" in entries and \
+            isinstance(entries["layers"][1], SequenceNode) else []
+        complete = bool(layer_nodes) and len(layers) == len(layer_nodes)  # else reported already
+        gradients = self.gradients(entries["gradients"][1], layers) if complete else ()
+        asked = self.asked(entries["asked"][1], layers, complete) if "asked" in entries else ()
+        notation = self.notation(entries["notation"][1], input_names, layers, []) \
+            if "notation" in entries else Notation()
+        if self.problems or eta is None:
+            return None
+        spec = Spec(self.source, title, inputs, layers, (), "", eta, asked=asked, notation=notation,
+                    gradients=gradients)
+        if has_draws(spec):  # an exam variant works a forward and backward pass
+            self.problem(entries["gradients"][0], "gradients", "a given-gradient problem gives its "
+                         "values: it cannot draw any (write numbers instead of uniform/choice)")
+            return None
+        return spec
 
     def steps(self, node: Node) -> int:
         """steps: N, the number of gradient-descent iterations worked."""
@@ -110,7 +162,12 @@ class Reader(DataReader, NotationReader):
             form = self.choice(entries["form"][1], "worked.form", FORMS, "form")
             if form is not None:
                 settings["form"] = form
-        for key in ("matrix", "closed_form"):
+        if "activation_table" in entries:
+            table = self.choice(entries["activation_table"][1], "worked.activation_table", ACTIVATION_TABLES,
+                                "activation table")
+            if table is not None:
+                settings["activation_table"] = table
+        for key in ("matrix", "closed_form", "fold_bias", "derivations", "shortcut"):
             if key in entries:
                 value_node = entries[key][1]
                 value = scalar_value(value_node) if isinstance(value_node, ScalarNode) else None
@@ -118,16 +175,53 @@ class Reader(DataReader, NotationReader):
                     self.problem(value_node, join("worked", key), f"expected true or false, found {kind_of(value_node)}")
                 else:
                     settings[key] = value
+        if settings.get("fold_bias") and settings.get("matrix") is False:  # an option of the matrix form
+            self.problem(entries["fold_bias"][1], "worked.fold_bias",
+                         "folds the bias into the matrix form's weights, so it needs matrix: true "
+                         "(or leave matrix out), found matrix: false")
+        if settings.get("shortcut") and settings.get("form") == "paths":  # derive.shortcut
+            self.problem(entries["shortcut"][1], "worked.shortcut",
+                         "works the output delta as a - y in the delta form, so it needs form: delta, "
+                         "both or auto, found form: paths")
         return Worked(**settings)  # type: ignore[arg-type]
 
+    def shortcut_applies(self, node: Node, output: LayerSpec, loss: str, samples: tuple) -> None:
+        """worked.shortcut (derive.shortcut): the output delta is a - y only for sigmoid
+        outputs with binary cross-entropy, or softmax outputs with cross-entropy where every
+        output has a target and the targets sum to 1 (drawn targets: checked per variant)."""
+        at = next((value for key, value in node.value if key.value == "shortcut"), node)
+        activation = output.activation.name
+        if (activation, loss) not in (("sigmoid", "binary_cross_entropy"), ("softmax", "cross_entropy")):
+            self.problem(at, "worked.shortcut", "the output delta is a - y only for sigmoid outputs with "
+                         "binary_cross_entropy or softmax outputs with cross_entropy, found "
+                         f"{activation} outputs with {loss}")
+            return
+        if activation != "softmax":
+            return
+        names = {neuron.name for neuron in output.neurons}
+        for _, targets in samples:
+            given = dict(targets)
+            if not all(isinstance(value, (int, float)) for value in given.values()):
+                continue
+            if set(given) != names or abs(sum(given.values()) - 1) > 1e-12:
+                self.problem(at, "worked.shortcut", "softmax with cross-entropy simplifies to a - y only "
+                             "when every output has a target and the targets sum to 1, found targets "
+                             f"for {len(given)} of {len(names)} outputs summing to {sum(given.values()):g}")
+                return
+
     def asked(self, node: Node, layers: tuple[LayerSpec, ...], complete: bool = True) -> tuple[str, ...]:
-        """Asked gradients: "x1->h1" for a weight, "h1" for the bias of h1."""
+        """Asked gradients: "x1->h1" for a weight, "h1" for the bias of h1; and, so that an
+        exam collects the whole chain (derive grade), forward values "z:h1" and "a:h1" of a
+        dense neuron, and "loss". A neuron named `loss` keeps meaning its bias."""
         if not isinstance(node, SequenceNode) or not node.value:
             self.problem(node, "asked", f"expected a list such as [x1->h1, h1], found {kind_of(node)}")
             return ()
-        known = {f"{source}->{n.name}": f"{source}->{n.name}" for layer in layers
-                 for n in layer.neurons for source, _ in n.weights}
+        known = {"loss": "loss"}
+        known.update({f"{source}->{n.name}": f"{source}->{n.name}" for layer in layers
+                      for n in layer.neurons for source, _ in n.weights})
         known.update({n.name: f"b:{n.name}" for layer in layers for n in layer.neurons})
+        known.update({f"{part}:{n.name}": f"{part}:{n.name}" for layer in layers if layer.kind == "dense"
+                      for n in layer.neurons for part in ("z", "a")})
         found = []
         for i, item in enumerate(node.value):
             text = self.text(item, f"asked[{i}]")
@@ -137,9 +231,14 @@ class Reader(DataReader, NotationReader):
             if key not in known:
                 if complete:
                     self.problem(item, f"asked[{i}]", f"no weight or bias {shown(text)!r} (write a weight "
-                                 "as source->neuron, a bias as the neuron's name)")
+                                 "as source->neuron, a bias as the neuron's name, a forward value as "
+                                 "z:neuron or a:neuron, the loss as loss)")
                 continue
             found.append(known[key])
+        if complete and found and all(is_forward_item(key) for key in found):
+            # the worksheet and the exam are a backward pass: its tasks are gradients
+            self.problem(node, "asked", "names no weight or bias; list at least one gradient "
+                         "(source->neuron or a neuron's name) beside forward values and the loss")
         return tuple(found)
 
     def constraints(self, node: Node) -> Constraints:
