@@ -55,7 +55,7 @@ def solve_spec(spec: Spec, spec_path: str, max_paths: int = MAX_PATHS, policy: s
         runs = worked_runs(spec, network, derivation, policy, digits, form)
         solution = build_runs(derivation, runs, policy, spec.asked, digits, part)
         solution = with_forms(solution, derivation, [run.values for run in runs], options)
-        return replace(solution, notation=spec.notation)  # the signs it prints (render.House)
+        return replace(solution, notation=spec.notation)  # the signs it prints (derive.latex.House)
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .lms import (accepted_answers, answer_label, blank_names, given_maps, given_values, loss_text,
                   network_text, task_text, user_text)
-from .render import xml_text
+from .escape import xml_text
 
 if TYPE_CHECKING:
     from .exam import Exam, Variant

@@ -817,7 +817,7 @@ def spread(options: list[Option], tries: int = 4) -> list[Option]:
 # --- from the document model -------------------------------------------------------------
 
 def number_tex(value: object) -> str:
-    """A given number as the key prints it (derive.render.format_number: a given value is
+    """A given number as the key prints it (derive.latex.format_number: a given value is
     shown in full, whatever the digits)."""
     decimal, scientific = rounded(value, 4)  # type: ignore[arg-type]
     if not scientific:

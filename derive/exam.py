@@ -36,7 +36,8 @@ from .network import Network, Unit, build_network
 from .blackboard import write_blackboard
 from .canvas import write_canvas
 from .folder import FolderWriter
-from .render import environment, format_number, render, render_exam
+from .latex import format_number
+from .render import environment, render, render_exam
 from .rounding import last_place, rounded
 from .solution import Solution, build_solution
 from .spec import Constraints, Spec, has_draws, instantiate, load_spec, spec_yaml

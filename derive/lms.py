@@ -14,7 +14,8 @@ import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import TYPE_CHECKING, Iterable
 
-from .render import activation_text, format_number, unicode_symbol
+from .escape import unicode_symbol
+from .latex import activation_text, format_number
 from .rounding import last_place, rounded
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ from typing import Union
 
 import mpmath
 
+ROUNDING_RULE = "half away from zero"  # as the documents name the rule of rule() below
 LARGE = Decimal("1e10")
 SIGNIFICANT = 3  # the fewest significant figures a rounded value shows
 # Saturated units give factors such as e^-(10^9): far outside the default decimal

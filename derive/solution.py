@@ -246,7 +246,7 @@ class Solution:
     # given and only the updates are worked (derive.given; templates *_updates.*.j2)
     kind: str = "worked"
     # the spec's notation: the renderer takes the loss's letter, the learning rate's and the
-    # multiplication sign from it (render.House); the symbols are already in the steps
+    # multiplication sign from it (derive.latex.House); the symbols are already in the steps
     notation: Notation = Notation()
     # several parts on one network (derive.parts; kind "parts"): each part's own answer; the
     # steps above are theirs, in order, and `given` holds what the parts share

@@ -8,7 +8,8 @@ from __future__ import annotations
 from xml.sax.saxutils import escape
 
 from .diagram import Box, Layout
-from .render import format_number, unicode_symbol
+from .escape import unicode_symbol
+from .latex import format_number
 from .solution import Diagram
 
 SCALE = 40.0  # pixels per centimetre of the LaTeX picture

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from cli import main
 from derive.api import solve
-from derive.render import format_number, render
+from derive.latex import format_number
+from derive.render import render
 from renderers import (check_math, compile_tex, math_fragments, overfull_boxes,
                        render_page_png, require)
 

@@ -37,7 +37,7 @@ from derive.formula import (
     problem,
 )
 from derive.numeric import compile_numeric
-from derive.render import activation_tex, activation_text
+from derive.latex import activation_tex, activation_text
 from derive.spec import Activation, parse_spec, spec_yaml
 
 ROOT = Path(__file__).resolve().parent.parent

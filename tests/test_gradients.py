@@ -418,7 +418,7 @@ def test_saturated_sigmoid_binary_cross_entropy_prints_right_digits(z: float) ->
     """sigma(z) rounds to within 1e-16 of 1 here, so 1 - a computed from the stored a has
     few correct digits. The oracle shares the weakness (float / 15-digit sympy), so the
     expected values are closed forms: dL/dz = a - y and L = 0.7 z + log(1 + e^-z)."""
-    from derive.render import format_number
+    from derive.latex import format_number
     values = product_values(saturated_spec(z))
     exact_gradient = 1 / (1 + math.exp(-z)) - 0.3
     exact_loss = 0.7 * z + math.log1p(math.exp(-z))

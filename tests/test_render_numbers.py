@@ -27,7 +27,8 @@ from derive.api import solve
 from derive.derivation import A, Z, activation_rule, derive
 from derive.evaluate import evaluate
 from derive.network import build_network
-from derive.render import format_number, render
+from derive.latex import format_number
+from derive.render import render
 from derive.solution import build_solution
 from derive.spec import Activation, parse_spec
 

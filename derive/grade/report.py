@@ -13,7 +13,7 @@ import io
 import re
 from collections import Counter
 
-from ..render import format_number
+from ..latex import format_number
 from .marking import Graded, Mark
 
 SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")

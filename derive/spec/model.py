@@ -33,7 +33,7 @@ TOP_OPTIONAL = ("inputs", "targets", "samples", "reduction", "title", "asked", "
 WORKED_OPTIONAL = tuple(key for key in TOP_OPTIONAL if key not in WORKED_REQUIRED + ("gradients",))
 NOTATION_CHOICES = {"parameters": ("layered", "flat"), "index_order": ("from-to", "to-from"),
                     "units": ("layered", "flat"),
-                    # the signs of the working (derive.render.House): the loss's letter, the
+                    # the signs of the working (derive.latex.House): the loss's letter, the
                     # learning rate's, the multiplication sign (seeds 002 and 003)
                     "loss": ("L", "J"), "learning_rate": ("eta", "alpha"), "times": ("dot", "cross")}
 
