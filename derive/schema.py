@@ -84,7 +84,8 @@ DERIVE_ONLY = {
                       "network, each once; an input has one symbol; y only for a neuron with a target",
     "symbol-grammar": "a symbol's grammar: balanced braces, at most one subscript and one superscript "
                       "per item",
-    "symbols-distinct": "every symbol names one thing (no two alike; L and e are taken; no pre-activation "
+    "symbols-distinct": "every symbol names one thing (no two alike; L and e are taken, and with "
+                        "notation.loss_terms the terms L_1, L_2, ...; no pre-activation "
                         "s beside another written z_{s}, which would share its delta)",
     "formula": "a formula parses by derive's grammar, depends on x, and stays within its limits "
                "(nesting, exponents, constants, SymPy's work); one formula per custom name",
@@ -363,6 +364,10 @@ def notation_definitions() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 **choices,
+                "loss_terms": {"type": "boolean", "default": Notation().loss_terms,
+                               "description": "L = L_1 + L_2 + ..., each output's loss term worked, and a "
+                                              "gradient reached through several outputs split as dL/dw = "
+                                              "dL_1/dw + dL_2/dw (seed 000); needs two or more targets"},
                 "names": {
                     "type": "object",
                     "description": "the author's own symbols, by input, neuron or weight (source->neuron)",
@@ -406,6 +411,11 @@ def top_properties() -> dict[str, Any]:
             "activation_table": {"type": "string", "enum": list(ACTIVATION_TABLES),
                                  "default": worked_defaults.activation_table,
                                  "description": "the activations the network uses, or all built-in ones"},
+            "factored": {"type": "boolean", "default": worked_defaults.factored,
+                         "description": "the path form with named shorthands (L_y = dL/dy-hat, "
+                                        "dRL(z) = ReLU'(z), ...), each gradient factored: shared "
+                                        "factors outside, the paths' differing middles summed in "
+                                        "braces (seed 004); not with form: delta"},
         },
         "additionalProperties": False,
         # fold_bias is an option of the matrix form: with matrix: false it is refused
@@ -504,6 +514,19 @@ def unit_targets() -> dict[str, Any]:
     }
 
 
+def loss_terms_rule() -> dict[str, Any]:
+    """notation.loss_terms (derive.lossterms) names each output's loss term: it needs
+    targets for two or more outputs (in every sample), so never a given-gradient problem."""
+    two = {"minProperties": 2}
+    return {"if": {"required": ["notation"],
+                   "properties": {"notation": {"required": ["loss_terms"],
+                                               "properties": {"loss_terms": {"const": True}}}}},
+            "then": {"anyOf": [
+                {"required": ["targets"], "properties": {"targets": two}},
+                {"required": ["samples"], "properties": {"samples": {"items": {"properties": {"targets": two}}}}},
+            ]}}
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema of a spec, draft-07."""
     derive_only = " ".join(f"({number}) {rule}." for number, rule in enumerate(DERIVE_ONLY.values(), start=1))
@@ -533,6 +556,7 @@ def schema() -> dict[str, Any]:
             },
             unit_targets(),
             parts_rules(),
+            loss_terms_rule(),
         ],
         "definitions": {
             "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_NAME_LENGTH,

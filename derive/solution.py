@@ -112,6 +112,10 @@ class GradientBlock(NamedTuple):
     value: float
     dead: tuple[tuple[Symbol, float], ...]  # ReLU-like units at z <= 0 on any path, once each
     terms: tuple[object, ...] = ()  # the path values as the line adding them up shows them
+    factored: object = None  # worked.factored: the paths factored with shorthands (derive.factored.Factored)
+    # notation.loss_terms: the paths split by the output whose loss term they start from,
+    # dL/dw = dL_1/dw + dL_2/dw (derive.lossterms.SplitGradient); None: worked as one sum
+    split: object = None
 
     @property
     def rows(self) -> int:
@@ -168,6 +172,9 @@ class Step:
     # a later part's step whose forward pass is the same as the first part's: the label of
     # that part, where it is worked (the templates say so instead of working it again)
     forward_as: str = ""
+    # notation.loss_terms: the loss as L_1 + L_2 + ..., each output's term worked
+    # (derive.lossterms.LossTerms); None: the loss worked as one formula
+    loss_terms: object = None
 
 
 class DiagramNode(NamedTuple):

@@ -73,6 +73,7 @@ class Worked(NamedTuple):
     derivations: bool = False
     shortcut: bool = False  # in the delta form; implies it where the form is auto
     activation_table: str = "used"  # ACTIVATION_TABLES: the network's activations, or all built-ins
+    factored: bool = False  # the path form with named shorthands, each gradient factored (derive.factored)
 
 
 class SymbolName(NamedTuple):
@@ -95,6 +96,9 @@ class Notation(NamedTuple):
     loss: str = "L"  # or "J" (seed 003): the loss's letter
     learning_rate: str = "eta"  # or "alpha" (seed 002)
     times: str = "dot"  # or "cross": a x b instead of a . b in the numbers
+    # L = L_1 + L_2 + ...: each output's loss term named, and a gradient reached through
+    # several outputs split as dL/dw = dL_1/dw + dL_2/dw (seed 000; derive.lossterms)
+    loss_terms: bool = False
 
 
 class Constraints(NamedTuple):

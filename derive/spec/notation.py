@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from ..errors import Problem
-from .documents import join, listed, shown
+from .documents import join, kind_of, listed, scalar_value, shown
 from .layers import LayerReader
 from .model import NOTATION_CHOICES, LayerSpec, Notation, SymbolName
 
@@ -124,12 +124,36 @@ class NotationReader(LayerReader):
                     settings[key] = value
         if "names" in entries:
             settings["names"] = self.symbol_names(entries["names"][1], input_names, layers, target_names)
+        if "loss_terms" in entries:
+            self.loss_terms(entries["loss_terms"][1], target_names, settings)
         self.distinct_deltas(settings.get("names", ()))  # type: ignore[arg-type]
         for name in settings.get("names", ()):  # type: ignore[attr-defined]
             if name.symbol == settings.get("loss"):  # L is taken always (derive.network), J when chosen
                 self.problems.append(Problem(self.source, name.line, name.path, f"{name.symbol} would name "
                                              f"both the loss {name.symbol} and this; every symbol must name one thing"))
         return Notation(**settings)  # type: ignore[arg-type]
+
+    def loss_terms(self, node: Node, target_names: list[str], settings: dict[str, object]) -> None:
+        """loss_terms: true (seed 000, derive.lossterms): L = L_1 + L_2 + ..., the term of each
+        output with a target, so it needs two or more; their symbols L_{k} (J_{k} with loss: J)
+        are then taken, and no symbol of names may be one."""
+        value = scalar_value(node) if isinstance(node, ScalarNode) else None
+        if not isinstance(value, bool):
+            self.problem(node, "notation.loss_terms", f"expected true or false, found {kind_of(node)}")
+            return
+        if value and len(target_names) < 2:
+            self.problem(node, "notation.loss_terms", "names the loss term of each output (L = L_1 + L_2 "
+                         "+ ...), so it needs targets for two or more outputs, found "
+                         f"{len(target_names)}")
+            return
+        settings["loss_terms"] = value
+        letter = settings.get("loss", "L")
+        taken = {f"{letter}_{{{k}}}": name for k, name in enumerate(target_names, 1)} if value else {}
+        for name in settings.get("names", ()):  # type: ignore[attr-defined]
+            if name.symbol in taken:
+                self.problems.append(Problem(self.source, name.line, name.path, f"{name.symbol} would name "
+                                             f"both the loss term of {taken[name.symbol]} (notation.loss_terms) "
+                                             "and this; every symbol must name one thing"))
 
     def distinct_deltas(self, names: tuple[SymbolName, ...]) -> None:
         """A pre-activation named other than z (net_{h1}, h_1^{sum}: seeds 000, 001) has the

@@ -167,7 +167,7 @@ class Reader(PartsReader, DataReader, NotationReader, GradientReader):
                                 "activation table")
             if table is not None:
                 settings["activation_table"] = table
-        for key in ("matrix", "closed_form", "fold_bias", "derivations", "shortcut"):
+        for key in ("matrix", "closed_form", "fold_bias", "derivations", "shortcut", "factored"):
             if key in entries:
                 value_node = entries[key][1]
                 value = scalar_value(value_node) if isinstance(value_node, ScalarNode) else None
@@ -183,6 +183,10 @@ class Reader(PartsReader, DataReader, NotationReader, GradientReader):
             self.problem(entries["shortcut"][1], "worked.shortcut",
                          "works the output delta as a - y in the delta form, so it needs form: delta, "
                          "both or auto, found form: paths")
+        if settings.get("factored") and settings.get("form") == "delta":  # derive.factored
+            self.problem(entries["factored"][1], "worked.factored",
+                         "writes the path form's gradients factored, so it needs form: paths, both "
+                         "or auto, found form: delta")
         return Worked(**settings)  # type: ignore[arg-type]
 
     def shortcut_applies(self, node: Node, output: LayerSpec, loss: str, samples: tuple) -> None:
