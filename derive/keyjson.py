@@ -3,6 +3,8 @@ the Solution, not templated; every number also as the key displays it."""
 from __future__ import annotations
 
 import json
+import math
+import sys
 from fractions import Fraction
 from typing import Any
 
@@ -127,8 +129,13 @@ def batch_entry(batch: object, digits: int) -> dict[str, Any]:
 
 
 def json_number(value: object) -> float:
-    """An mpmath value (beyond a double's range, see evaluate.number) as the nearest double;
-    the "displayed" strings keep its digits."""
+    """An exact or mpmath value as the nearest double; one beyond a double's range (a
+    weight of 1e308 times an input of 2) as the largest double of its sign, since strict
+    JSON has no Infinity. The "displayed" strings keep its digits."""
     if isinstance(value, (mpmath.mpf, Fraction)):
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a Fraction whose quotient passes a double
+            number = math.inf if value > 0 else -math.inf
+        return math.copysign(sys.float_info.max, number) if math.isinf(number) else number
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
