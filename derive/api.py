@@ -22,7 +22,8 @@ from .limits import check_latex_size
 from .network import Network, build_network, with_sample, with_values
 from .output import write_atomic
 from .render import render
-from .solution import Run, Solution, build_runs
+from .document import Solution
+from .solution import Run, build_runs
 from .spec import Spec, has_draws, load_spec
 
 

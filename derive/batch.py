@@ -16,7 +16,8 @@ from .derivation import Derivation
 from .evaluate import Values, check, keeper, number
 from .network import Network
 from .numeric import Value, product, total, value_of
-from .solution import Section, Shown
+from .document import Section
+from .solution import Shown
 
 
 class BatchRow(NamedTuple):

@@ -32,7 +32,7 @@ from sympy import Symbol
 from .derivation import Derivation, Local
 from .network import Network, Unit
 from .mathnodes import Applied, LinearSum
-from .solution import Section
+from .document import Section
 
 MAX_PARAMETERS = 20
 

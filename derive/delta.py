@@ -23,7 +23,8 @@ from .evaluate import Values
 from .network import Unit
 from .mapview import MapMatrix, backward_maps
 from .mathnodes import Substituted, ordered_symbols
-from .solution import Section, Shown
+from .document import Section
+from .solution import Shown
 
 
 class DeltaLine(NamedTuple):

@@ -20,7 +20,7 @@ from sympy import Add, Derivative, Eq, IndexedBase, KroneckerDelta, Mul, Pow, Su
 
 from .activations import leibniz
 from .mathnodes import Applied, Partial
-from .solution import Section
+from .document import Section
 
 # the generic symbols of the derivations: one output a = f(z) with target y; for softmax
 # the outputs a_k of a layer of n, summed over m

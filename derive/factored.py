@@ -31,7 +31,8 @@ from .derivation import L, Derivation, Gradient, Local
 from .evaluate import Values
 from .mathnodes import Applied, Partial
 from .numeric import Value, product, total
-from .solution import GradientBlock, Section, Solution, Step, path_formula
+from .document import GradientBlock, Section, Solution, Step
+from .solution import path_formula
 
 # The seed's names for an activation's derivative: d + two letters of its name. An
 # activation not here (softmax, whose Jacobian has two indices; a custom formula) keeps

@@ -13,7 +13,8 @@ from typing import NamedTuple
 from .derivation import PATHS_FOR_AUTO, Derivation, printed_form
 from .errors import DeriveError
 from .evaluate import Values
-from .solution import Section, Shown, Solution
+from .document import Section, Solution
+from .solution import Shown
 from .spec import Worked
 
 

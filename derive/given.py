@@ -22,8 +22,8 @@ from .forms import Options
 from .network import Network, Parameter, build_network
 from .numeric import product, total, value_of
 from .rounding import Given as GivenNumber
-from .solution import (Given, GivenValue, Section, Shown, Solution, diagram_of, layer_text,
-                       parameter_name, update_name)
+from .document import Given, GivenValue, Section, Solution
+from .solution import Shown, diagram_of, layer_text, parameter_name, update_name
 from .spec import Spec
 from .spec.model import asked_parameters
 

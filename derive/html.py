@@ -27,7 +27,7 @@ from markupsafe import Markup
 from . import __version__
 from .errors import DeriveError, RenderError
 from .render import render, template_folder
-from .solution import Solution
+from .document import Solution
 
 INSTALL_HINT = 'the html format needs the optional packages markdown-it-py and latex2mathml: pip install "derive[html]"'
 # Placeholders for math while the Markdown is converted. Private-use characters: the

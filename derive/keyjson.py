@@ -13,7 +13,7 @@ import mpmath
 from .latex import format_number
 from .maps import split_entry
 from .rounding import ROUNDING_RULE
-from .solution import Solution
+from .document import Solution
 
 
 def render_json(solution: Solution, digits: int) -> str:

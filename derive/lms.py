@@ -20,7 +20,7 @@ from .rounding import last_place, rounded
 
 if TYPE_CHECKING:
     from .exam import Answer
-    from .solution import Given
+    from .document import Given
 
 # At most this many numbers per blank: a wide relative tolerance over a value shown to
 # many places could otherwise list thousands. Beyond it, the numbers nearest the key

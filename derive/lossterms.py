@@ -25,7 +25,8 @@ from .evaluate import Values, number
 from .mathnodes import Partial, Substituted
 from .numeric import product, total
 from .rounding import by_hand
-from .solution import BackwardLayer, GradientBlock, PathLine, Shown, Solution, Step
+from .document import BackwardLayer, GradientBlock, PathLine, Solution, Step
+from .solution import Shown
 
 
 class LossTerm(NamedTuple):

@@ -41,7 +41,8 @@ from .network import Network, Parameter, Unit
 from .numeric import Value, product, total, value_of
 from .mathnodes import Applied, Grid, Partial
 from .matrix_lines import LayerLines, vector_lines
-from .solution import Section, Shown
+from .document import Section
+from .solution import Shown
 
 ZERO = Fraction(0)
 

@@ -39,7 +39,8 @@ from .mathnodes import Applied, Grid, Partial
 from .matrix_lines import AFFINE, MINUS, ODOT, PRODUCT, Op, Rows, matmul, minus, scaled, shown_operands, times
 from .network import Unit
 from .numeric import Value, product, total, value_of
-from .solution import Section, Shown, Step
+from .document import Section, Step
+from .solution import Shown
 
 # (activation, loss) of the output layer whose delta is A - Y; softmax with cross-entropy
 # only when every sample's targets add up to 1 (checked per batch)

@@ -22,7 +22,7 @@ from .derivation import MAX_PATHS
 from .errors import DeriveError
 from .forms import Options
 from .render import render
-from .solution import Solution
+from .document import Solution
 from .spec import parse_spec
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .derivation import MAX_PATHS
 from .forms import Options
-from .solution import Given, Part, Section, Solution, Step
+from .document import Given, Part, Section, Solution, Step
 from .spec.model import PartSpec, Spec
 
 

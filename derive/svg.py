@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 from .diagram import Box, Layout
 from .escape import unicode_symbol
 from .latex import format_number
-from .solution import Diagram
+from .document import Diagram
 
 SCALE = 40.0  # pixels per centimetre of the LaTeX picture
 MARGIN = 0.4  # cm around everything drawn

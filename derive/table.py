@@ -20,7 +20,7 @@ from .activations import ActivationRow, activation_table, leibniz
 from .derivation import Derivation, activation_rule
 from .derivations import Written
 from .errors import DeriveError
-from .solution import Section
+from .document import Section
 from .spec import ACTIVATIONS, DEFAULT_LEAKY_SLOPE, Activation
 
 TABLE_FORMATS = ("md", "tex", "pdf")

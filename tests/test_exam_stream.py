@@ -12,7 +12,7 @@ import pytest
 from derive import api, exam as exam_module
 from derive.exam import answers_csv, answers_json, make_exam
 from derive.render import render_moodle
-from derive.solution import Solution
+from derive.document import Solution
 from renderers import require
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -35,7 +35,7 @@ from derive.matrix import MatrixForm
 from derive.network import build_network
 from derive.render import render
 from derive.mathnodes import Applied, Grid
-from derive.solution import Solution
+from derive.document import Solution
 from derive.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
