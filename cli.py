@@ -11,7 +11,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 import click
 
@@ -20,6 +20,7 @@ from derive.errors import DeriveError
 from derive.spec import ACTIVATIONS, FORMS, POLICIES
 
 FORMATS = ("md", "tex", "json", "pdf", "html")
+T = TypeVar("T")
 
 
 # A whole number of more than 20 digits in a message (the exponent of a value far beyond
@@ -78,6 +79,19 @@ def stopped(stop: KeyboardInterrupt, what: str) -> None:
     signum = getattr(stop, "signum", signal.SIGINT)
     click.echo(f"derive: stopped by {signal.Signals(signum).name}; {what}", err=True)
     sys.exit(128 + signum)
+
+
+def carried_out(work: Callable[[], T], left: str) -> T:
+    """A command's work: a DeriveError ends it with its message and exit code, a signal
+    with what it `left` (nothing written, the folder unchanged) and 128 + its number."""
+    try:
+        with stopping_on_signals():
+            return work()
+    except DeriveError as error:
+        fail(error)
+    except KeyboardInterrupt as stop:
+        stopped(stop, left)
+    raise AssertionError("fail() and stopped() exit")  # pragma: no cover
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -149,14 +163,9 @@ def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, round
     from derive.api import write_document
     from derive.forms import Options
 
-    try:
-        with stopping_on_signals():
-            result = write_document(spec, fmt, digits, kind, output, max_paths, rounding,
-                                    Options(form, matrix, closed_form, fold_bias))
-    except DeriveError as error:
-        fail(error)
-    except KeyboardInterrupt as stop:
-        stopped(stop, "nothing was written" if output else "nothing was printed")
+    result = carried_out(lambda: write_document(spec, fmt, digits, kind, output, max_paths, rounding,
+                                                Options(form, matrix, closed_form, fold_bias)),
+                         "nothing was written" if output else "nothing was printed")
     if result is not None:
         click.echo(result, nl=False)
 
@@ -208,14 +217,10 @@ def exam(spec: Path, variants: int, seed: int, output: Path, pdf: bool | None, d
     from derive.api import write_exam_folder
 
     show = not quiet and sys.stderr.isatty()
-    try:
-        with stopping_on_signals():
-            written = write_exam_folder(spec, variants, seed, output, digits, rounding, pdf, force,
-                                        progress(show), lambda note: click.echo(note, err=True))
-    except DeriveError as error:
-        fail(error)
-    except KeyboardInterrupt as stop:
-        stopped(stop, f"{output} was not changed")
+    written = carried_out(lambda: write_exam_folder(spec, variants, seed, output, digits, rounding, pdf,
+                                                    force, progress(show),
+                                                    lambda note: click.echo(note, err=True)),
+                          f"{output} was not changed")
     if not quiet:
         click.echo(f"derive: wrote {len(written)} files to {output}", err=True)
 
@@ -263,14 +268,9 @@ def grade(exam_folder: Path, responses: Path, output: Path, follow_through: str,
     answers gets follow-through credit (FT); common slips are named. See docs/grading.md."""
     from derive.api import grade_folder
 
-    try:
-        with stopping_on_signals():
-            written = grade_folder(exam_folder, responses, output, follow_through, slip_credit,
-                                   tolerance, force)
-    except DeriveError as error:
-        fail(error)
-    except KeyboardInterrupt as stop:
-        stopped(stop, f"{output} was not changed")
+    written = carried_out(lambda: grade_folder(exam_folder, responses, output, follow_through, slip_credit,
+                                               tolerance, force),
+                          f"{output} was not changed")
     click.echo(f"derive: wrote {len(written)} files to {output}", err=True)
 
 
@@ -289,13 +289,8 @@ def table(fmt: str, output: Path | None, names: tuple[str, ...]) -> None:
     the same table with `worked: {activation_table: all}` (docs/spec.md)."""
     from derive.table import write_table
 
-    try:
-        with stopping_on_signals():
-            result = write_table(names, fmt, output)
-    except DeriveError as error:
-        fail(error)
-    except KeyboardInterrupt as stop:
-        stopped(stop, "nothing was written" if output else "nothing was printed")
+    result = carried_out(lambda: write_table(names, fmt, output),
+                         "nothing was written" if output else "nothing was printed")
     if result is not None:
         click.echo(result, nl=False)
 

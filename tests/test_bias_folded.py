@@ -12,7 +12,6 @@ Seed 004 writes [z1; z2] = [w1 b1; w2 b2][x; 1] with the shapes (2 x 2)(2 x 1), 
 """
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from jsonschema import Draft7Validator
 import oracle
 from cli import main
 from linecheck import check_markdown, spec_numbers
-from test_matrix_batch import Mat, beside, chains, close, each, matrices, mm, redo, tr, unit
+from test_matrix_batch import (Mat, aligned_rows, beside, chains, close, each, matrices, mm, redo, statement,
+                               tr, unit)
 
 from derive.api import solve
 from derive.errors import SpecError
@@ -78,22 +78,7 @@ def spec_of(path: Path) -> dict:
 
 def matrix_rows(markdown: str) -> list[str]:
     """The rows of display math of the (first) matrix form section."""
-    part = markdown.split("## Matrix form\n", 1)[1].split("\n## ", 1)[0]
-    rows: list[str] = []
-    for block in re.findall(r"\\begin\{aligned\}\n(.*?)\n\\end\{aligned\}", part, re.S):
-        rows.extend(r.strip() for r in block.split("\\\\\n"))
-    return rows
-
-
-def statement(rows: list[str], lhs: str) -> list[str]:
-    """The rows of the statement whose left side starts with `lhs`: its row and the `&=` rows after it."""
-    start = next(i for i, r in enumerate(rows) if r.startswith(lhs))
-    found = [rows[start]]
-    for row in rows[start + 1:]:
-        if not row.startswith("&="):
-            break
-        found.append(row)
-    return found
+    return aligned_rows(markdown.split("## Matrix form\n", 1)[1].split("\n## ", 1)[0])
 
 
 def agrees(printed: list[list[Decimal]], expected: Mat) -> None:

@@ -161,7 +161,11 @@ def unit(value: Decimal) -> float:
 
 def batch_rows(markdown: str) -> list[str]:
     """The rows of display math in the batch's section (split at the row ends)."""
-    part = markdown.split("## The batch in matrix form", 1)[1]
+    return aligned_rows(markdown.split("## The batch in matrix form", 1)[1])
+
+
+def aligned_rows(part: str) -> list[str]:
+    """The rows of every aligned display in `part` of a Markdown key."""
     rows: list[str] = []
     for block in re.findall(r"\\begin\{aligned\}\n(.*?)\n\\end\{aligned\}", part, re.S):
         rows.extend(r.strip() for r in block.split("\\\\\n"))
