@@ -6,6 +6,7 @@ equal to SymPy's.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import sympy
@@ -39,9 +40,12 @@ def activation_table(derivation: Derivation) -> Section:
     return Section("activations", "start", tuple(rows))
 
 
+@lru_cache(maxsize=64)
 def softmax_row(width: int) -> ActivationRow:
     """Softmax over a layer of `width` outputs, in index notation; SymPy's derivatives
-    for this width, on the diagonal and off it, each labelled."""
+    for this width, on the diagonal and off it, each labelled. Kept per width (the row
+    holds only immutable SymPy objects): an exam's variants all ask for the same row,
+    and building it took longer than the rest of a small variant."""
     k, j, n = sympy.symbols("k j n", integer=True)
     z = sympy.IndexedBase("z")
     a = sympy.IndexedBase("a")

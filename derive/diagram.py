@@ -187,6 +187,7 @@ def width_em(size: float) -> float:
     return size * next((factor for below, factor in WIDER if size < below), 1.0)
 
 
+@lru_cache(maxsize=4096)  # an exam's variants print the same symbols and many equal labels
 def text_size(tex: str, size: float, math_mode: bool = True) -> Size:
     """The estimated box of `tex` (math, or plain text) at font size `size` (points)."""
     tokens = _tokens(tex)
@@ -421,12 +422,29 @@ class Obstacle(NamedTuple):
     shape: object  # UnitPlace, a path, or a Box
 
 
+# distance_to's answers for units and edges, kept across layouts: an exam's variants share
+# the picture's units and edges, and most of its label sizes, so the same edge is measured
+# against the same box again and again. The key is the shapes' own values, so an answer
+# is exactly what the measuring would give; the store is emptied when it grows large.
+MEASURED: dict[tuple[object, Box], float] = {}
+MEASURED_MAX = 50_000
+
+
 def distance_to(obstacle: Obstacle, box: Box) -> float:
-    if obstacle.kind == "unit":
-        return unit_box_distance(obstacle.shape, box)  # type: ignore[arg-type]
-    if obstacle.kind in ("link", "head"):
-        return path_box_distance(obstacle.shape, box)  # type: ignore[arg-type]
-    return box_distance(obstacle.shape, box)  # type: ignore[arg-type]
+    kind = obstacle.kind
+    if kind == "label":
+        return box_distance(obstacle.shape, box)  # type: ignore[arg-type]
+    key = (obstacle.shape, box)
+    found = MEASURED.get(key)
+    if found is None:
+        if kind == "unit":
+            found = unit_box_distance(obstacle.shape, box)  # type: ignore[arg-type]
+        else:  # "link" or "head": a path
+            found = path_box_distance(obstacle.shape, box)  # type: ignore[arg-type]
+        if len(MEASURED) >= MEASURED_MAX:
+            MEASURED.clear()
+        MEASURED[key] = found
+    return found
 
 
 CLEARANCE = {"unit": UNIT_CLEAR, "link": EDGE_CLEAR, "head": HEAD_CLEAR, "label": LABEL_CLEAR}
@@ -452,8 +470,7 @@ class Grid:
         self.all.append(obstacle)
         self.answers.clear()
         if obstacle.kind in ("link", "head"):
-            path = obstacle.shape
-            keys = {key for a, b in zip(path, path[1:]) for key in self._segment_cells(a, b)}  # type: ignore[call-overload]
+            keys = path_cells(obstacle.shape)  # type: ignore[arg-type]
         else:
             keys = set(self._box_cells(obstacle.bounds))
         for key in keys:
@@ -482,9 +499,10 @@ class Grid:
             for j in range(math.floor(box.y0 / c), math.floor(box.y1 / c) + 1):
                 yield i, j
 
-    def _segment_cells(self, a: tuple[float, float], b: tuple[float, float]) -> Iterable[tuple[int, int]]:
+    @staticmethod
+    def _segment_cells(a: tuple[float, float], b: tuple[float, float]) -> Iterable[tuple[int, int]]:
         """The cells a segment passes through: row by row, the stretch of x it covers there."""
-        c = self.CELL
+        c = Grid.CELL
         (x0, y0), (x1, y1) = a, b
         for j in range(math.floor(min(y0, y1) / c), math.floor(max(y0, y1) / c) + 1):
             if y0 == y1:
@@ -497,18 +515,27 @@ class Grid:
                 yield i, j
 
 
+@lru_cache(maxsize=4096)
+def path_cells(path: tuple[tuple[float, float], ...]) -> tuple[tuple[int, int], ...]:
+    """The grid cells a path passes through, in the order Grid.add files it under them
+    (a set's). Kept per path: an exam's variants draw the same edges."""
+    return tuple({key for a, b in zip(path, path[1:]) for key in Grid._segment_cells(a, b)})
+
+
 def clearance(box: Box, grid: Grid, skip: tuple[str, int] | None = None, arrow: int = -1) -> float:
     """How far `box` stays clear of the obstacles, beyond the clearance each asks for
     (negative: it overlaps or comes too close). `skip` is the link it sits on; `arrow` the
     unit its own arrowhead points at."""
     worst = COMFORT
+    x0, y0, x1, y1 = box  # fields unpacked once: this loop runs a few hundred thousand times
     for obstacle in grid.near(box):
-        if skip is not None and obstacle.kind == skip[0] and obstacle.index == skip[1]:
+        bounds, kind, index, _ = obstacle
+        if skip is not None and kind == skip[0] and index == skip[1]:
             continue
-        need = ARROW_CLEAR if obstacle.kind == "unit" and obstacle.index == arrow else CLEARANCE[obstacle.kind]
-        margin, bounds = need + worst, obstacle.bounds  # bounds.grown(margin).meets(box), unrolled
-        if not (bounds.x0 - margin < box.x1 and box.x0 < bounds.x1 + margin
-                and bounds.y0 - margin < box.y1 and box.y0 < bounds.y1 + margin):
+        need = ARROW_CLEAR if kind == "unit" and index == arrow else CLEARANCE[kind]
+        margin = need + worst  # bounds.grown(margin).meets(box), unrolled
+        if not (bounds[0] - margin < x1 and x0 < bounds[2] + margin
+                and bounds[1] - margin < y1 and y0 < bounds[3] + margin):
             continue
         worst = min(worst, distance_to(obstacle, box) - need)
         if worst < 0:
@@ -711,7 +738,8 @@ def arrowhead(path: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float
     return ((x1 - reach * (x1 - x0), y1 - reach * (y1 - y0)), (x1, y1))
 
 
-def along(path: tuple[tuple[float, float], ...], step: float) -> list[tuple[float, float, float]]:
+@lru_cache(maxsize=4096)  # an exam's variants draw the same edges
+def along(path: tuple[tuple[float, float], ...], step: float) -> tuple[tuple[float, float, float], ...]:
     """Points every `step` along a polyline, with their fraction of its length."""
     lengths = [math.hypot(path[k + 1][0] - path[k][0], path[k + 1][1] - path[k][1])
                for k in range(len(path) - 1)]
@@ -727,7 +755,7 @@ def along(path: tuple[tuple[float, float], ...], step: float) -> list[tuple[floa
                                path[k][1] + t * (path[k + 1][1] - path[k][1]), n / count))
                 break
             s -= piece
-    return points
+    return tuple(points)
 
 
 def place_layer(layer: list[int], links: tuple[Link, ...], paths: list[tuple[tuple[float, float], ...]],

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import mpmath
 import sympy
@@ -144,8 +144,14 @@ class HousePrinter(LatexPrinter):
         self.values = values or {}
 
     def number(self, value: float) -> str:
-        shown = format_number(value, self.digits)
-        return rf"\left({shown.tex}\right)" if shown.negative or shown.exponent is not None else shown.tex
+        return number_tex(value, self.digits)
+
+    def doprint(self, expr: object) -> str:
+        # A plain Symbol (most of what a big key prints) goes straight to _print_Symbol,
+        # where LatexPrinter's dispatch over its classes would lead it too.
+        if type(expr) is sympy.Symbol and self._settings["mode"] == "plain":
+            return self._print_Symbol(expr)
+        return super().doprint(expr)
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         if expr in self.values:
@@ -160,6 +166,12 @@ class HousePrinter(LatexPrinter):
         return constant_text(expr)
 
 
+def number_tex(value: object, digits: int) -> str:
+    """A number inside a formula: bracketed when negative or in scientific form."""
+    shown = format_number(value, digits)
+    return rf"\left({shown.tex}\right)" if shown.negative or shown.exponent is not None else shown.tex
+
+
 @lru_cache(maxsize=4096)
 def _latex(expr: sympy.Basic, digits: int, house: House) -> str:
     return HousePrinter(digits).doprint(expr)  # `house` is HOUSE's value: a key of the cache
@@ -167,29 +179,54 @@ def _latex(expr: sympy.Basic, digits: int, house: House) -> str:
 
 def tex(obj: object, digits: int = 4) -> str:
     """Any math object of the document model, as LaTeX math (no delimiters)."""
-    if isinstance(obj, Partial):
-        return rf"\frac{{\partial {tex(obj.num, digits)}}}{{\partial {tex(obj.den, digits)}}}"
-    if isinstance(obj, Applied):
-        prime = "'" if obj.prime else ""
-        return rf"{activation_tex(obj.activation)}{prime}\left({tex(obj.arg, digits)}\right)"
-    if isinstance(obj, LinearSum):
-        return linear_tex(obj, HousePrinter(digits))
-    if isinstance(obj, Substituted):
-        return substituted_tex(obj, digits)
-    if isinstance(obj, Grid):
-        return substituted_tex(grid_formula(obj), digits)
-    if isinstance(obj, Correlation):
-        return f"{tex(obj.image, digits)} \\star {tex(obj.delta, digits)}"
-    if isinstance(obj, Elementwise):
-        return (f"{activation_tex(obj.activation)}'\\left({tex(obj.z, digits)}\\right) \\odot "
-                f"{tex(obj.upstream, digits)}")
-    if isinstance(obj, NUMBERS) and not isinstance(obj, bool):
-        return format_number(obj, digits).tex
-    if isinstance(obj, sympy.Basic):
-        return _latex(obj, digits, HOUSE.get())
-    if isinstance(obj, Written):
-        return written_tex(obj, digits)
+    kind = type(obj)
+    printer = TEX_BY_TYPE.get(kind)
+    if printer is None:  # the first object of its type: which printer takes it
+        printer = TEX_BY_TYPE[kind] = next(p for types, p in TEX_PRINTERS if isinstance(obj, types))
+    return printer(obj, digits)
+
+
+def partial_tex(obj: Partial, digits: int) -> str:
+    return rf"\frac{{\partial {tex(obj.num, digits)}}}{{\partial {tex(obj.den, digits)}}}"
+
+
+def applied_tex(obj: Applied, digits: int) -> str:
+    prime = "'" if obj.prime else ""
+    return rf"{activation_tex(obj.activation)}{prime}\left({tex(obj.arg, digits)}\right)"
+
+
+def correlation_tex(obj: Correlation, digits: int) -> str:
+    return f"{tex(obj.image, digits)} \\star {tex(obj.delta, digits)}"
+
+
+def elementwise_tex(obj: Elementwise, digits: int) -> str:
+    return (f"{activation_tex(obj.activation)}'\\left({tex(obj.z, digits)}\\right) \\odot "
+            f"{tex(obj.upstream, digits)}")
+
+
+def no_tex(obj: object, digits: int) -> str:
     raise TypeError(f"no LaTeX form for {type(obj).__name__}")
+
+
+# tex's printers, the first whose types an object is an instance of taking it (a bool is
+# no number here). Which one that is depends on the object's type alone, so tex looks it
+# up once per type in TEX_BY_TYPE: a key has thousands of small objects, and a chain of
+# isinstance tests for each was a fifth of its rendering time.
+TEX_PRINTERS: tuple[tuple[type | tuple[type, ...], Callable[[Any, int], str]], ...] = (
+    (Partial, partial_tex),
+    (Applied, applied_tex),
+    (LinearSum, lambda obj, digits: linear_tex(obj, HousePrinter(digits))),
+    (Substituted, lambda obj, digits: substituted_tex(obj, digits)),
+    (Grid, lambda obj, digits: substituted_tex(grid_formula(obj), digits)),
+    (Correlation, correlation_tex),
+    (Elementwise, elementwise_tex),
+    (bool, no_tex),
+    (NUMBERS, lambda obj, digits: format_number(obj, digits).tex),
+    (sympy.Basic, lambda obj, digits: _latex(obj, digits, HOUSE.get())),
+    (Written, lambda obj, digits: written_tex(obj, digits)),
+    (object, no_tex),
+)
+TEX_BY_TYPE: dict[type, Callable[[Any, int], str]] = {}
 
 
 class WrittenPrinter(HousePrinter):
@@ -238,7 +275,6 @@ def substituted_tex(obj: Substituted, digits: int) -> str:
     symbols = tuple(obj.values)
     numeric = any(not isinstance(v, sympy.Symbol) for v in obj.values.values())
     text = substitution_template(obj.expr, symbols, numeric, HOUSE.get())
-    printer = HousePrinter(digits)
     # a matrix entry stands alone; anywhere else a negative number is bracketed
     bare = isinstance(obj.expr, sympy.MatrixBase)
     for i, symbol in enumerate(symbols):
@@ -248,7 +284,7 @@ def substituted_tex(obj: Substituted, digits: int) -> str:
         elif isinstance(value, Chosen):  # a max-pooling window's maximum: boxed
             shown = r"\boxed{" + format_number(value.value, digits).tex + "}"
         else:
-            shown = format_number(value, digits).tex if bare else printer.number(value)
+            shown = format_number(value, digits).tex if bare else number_tex(value, digits)
         text = text.replace(placeholder(i), shown)
     return tidy_signs(text) if numeric else text
 
@@ -311,12 +347,19 @@ def linear_tex(expr: LinearSum, printer: HousePrinter) -> str:
 def factor_tex(expr: object, digits: int) -> str:
     """A factor inside a product: bracketed when it is a sum (or a negative number)."""
     if isinstance(expr, NUMBERS):
-        return HousePrinter(digits).number(expr)
+        return number_tex(expr, digits)
     text = tex(expr, digits)
     formula = expr.expr if isinstance(expr, Substituted) else expr  # numbers in a formula: its shape
-    if isinstance(formula, sympy.Add) or (isinstance(formula, sympy.Basic) and formula.could_extract_minus_sign()):
+    if isinstance(formula, sympy.Add) or (isinstance(formula, sympy.Basic) and minus_sign(formula)):
         return rf"\left({text}\right)"
     return text
+
+
+@lru_cache(maxsize=4096)
+def minus_sign(expr: sympy.Basic) -> bool:
+    """Whether a formula reads as negative; the same few formulas come again in every
+    block of a key, and SymPy works it out anew each time."""
+    return expr.could_extract_minus_sign()
 
 
 def product_tex(factors: tuple[object, ...], digits: int, width: float | None = None) -> str:

@@ -81,6 +81,9 @@ def environment(fmt: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # the templates do not change while derive runs: no stat of every included
+        # template on each render (an exam renders five documents per variant)
+        auto_reload=False,
     )
     env.filters.update({
         "text": {"md": md_text, "tex": tex_text, "xml": xml_text}[fmt],

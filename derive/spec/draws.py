@@ -3,8 +3,10 @@ variant written back as a spec."""
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 import yaml
 
@@ -101,7 +103,47 @@ def spec_yaml(spec: Spec) -> str:
         document["asked"] = [key.removeprefix("b:") for key in spec.asked]
     if spec.notation != Notation():  # so that `derive solve` on a variant names things alike
         document["notation"] = notation_document(spec.notation)
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    return dump_yaml(document)
+
+
+# The characters libyaml's emitter writes exactly as PyYAML's pure-Python one does (with
+# allow_unicode): printable ones that need no escape. For others (a tab, a line break,
+# NEL, U+2028/9, a BOM, anything beyond the BMP) the two escape or fold differently.
+LIBYAML_SAFE = "[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*"
+FAST_DUMPER = getattr(yaml, "CSafeDumper", None)  # None where PyYAML was built without libyaml
+
+
+@lru_cache(maxsize=1)
+def libyaml_safe() -> re.Pattern[str]:
+    """LIBYAML_SAFE compiled, when first needed: compiling it takes milliseconds, which
+    every `derive solve` would pay at import for nothing."""
+    return re.compile(LIBYAML_SAFE)
+
+
+def written_alike(text: str) -> bool:
+    """Whether libyaml writes `text` as PyYAML does (ASCII: printable, no tab or break)."""
+    return text.isprintable() if text.isascii() else bool(libyaml_safe().fullmatch(text))
+
+
+def dump_yaml(document: object) -> str:
+    """yaml.safe_dump(document) in the canonical form, byte for byte: through libyaml
+    where every string allows it (an exam writes a spec.yaml per variant, and the
+    pure-Python emitter was most of that time), else through PyYAML's own emitter."""
+    options = {"sort_keys": False, "allow_unicode": True, "default_flow_style": None}
+    if FAST_DUMPER is not None and all(written_alike(text) for text in strings(document)):
+        return yaml.dump(document, Dumper=FAST_DUMPER, **options)  # type: ignore[arg-type]
+    return yaml.safe_dump(document, **options)  # type: ignore[arg-type]
+
+
+def strings(document: object) -> list[str]:
+    """Every string of a document of dicts, lists and scalars, keys included."""
+    if isinstance(document, str):
+        return [document]
+    if isinstance(document, dict):
+        return [text for key, value in document.items() for text in strings(key) + strings(value)]
+    if isinstance(document, (list, tuple)):
+        return [text for item in document for text in strings(item)]
+    return []
 
 
 def named(pairs: tuple[tuple[str, object], ...]) -> dict[str, object]:
