@@ -12,7 +12,7 @@ from typing import NamedTuple
 import sympy
 
 from .derivation import A, Z, Derivation, activation_rule, softmax_rule
-from .solution import Section
+from .document import Section
 
 
 class ActivationRow(NamedTuple):

@@ -15,7 +15,7 @@ from .derivation import MAX_PATHS, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
 from .evaluate import evaluate
 from .given import given_gradient_solution
-from .forms import Options, check_printed_paths, chosen_form, with_forms
+from .forms import Options, check_printed_paths, chosen_form, in_notation, with_forms
 from .batch import batch_update
 from .derivation import Derivation
 from .limits import check_latex_size
@@ -56,14 +56,7 @@ def solve_spec(spec: Spec, spec_path: str, max_paths: int = MAX_PATHS, policy: s
         runs = worked_runs(spec, network, derivation, policy, digits, form)
         solution = build_runs(derivation, runs, policy, spec.asked, digits, part)
         solution = with_forms(solution, derivation, [run.values for run in runs], options)
-        solution = replace(solution, notation=spec.notation)  # the signs it prints (derive.latex.House)
-        if spec.notation.loss_terms:  # L = L_1 + L_2, and gradients split by them (seed 000)
-            from .lossterms import with_loss_terms
-            solution = with_loss_terms(solution, derivation, [run.values for run in runs])
-        if spec.worked.factored:  # shorthands L_y, dRL(z) and each gradient factored (seed 004)
-            from .factored import with_factored
-            solution = with_factored(solution, derivation, [run.values for run in runs], spec.notation.loss)
-        return solution
+        return in_notation(solution, derivation, [run.values for run in runs], spec)
     except SpecError:
         raise
     except DeriveError as error:  # name the file, as spec errors do

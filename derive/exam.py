@@ -31,7 +31,7 @@ from sympy import Symbol
 from .derivation import Derivation, derive
 from .errors import DeriveError, Problem, SpecError
 from .evaluate import Values, evaluate, pre_activations
-from .forms import Options, chosen_form, with_forms
+from .forms import Options, chosen_form, in_notation, with_forms
 from .network import Network, Unit, build_network
 from .blackboard import write_blackboard
 from .canvas import write_canvas
@@ -39,7 +39,8 @@ from .folder import FolderWriter
 from .latex import format_number
 from .render import environment, render, render_exam
 from .rounding import last_place, rounded
-from .solution import Solution, build_solution
+from .document import Solution
+from .solution import build_solution
 from .spec import Constraints, Spec, has_draws, instantiate, load_spec, spec_yaml
 from .spec.model import asked_parameters
 
@@ -153,7 +154,7 @@ def draw_variant(template: Spec, derivation: Derivation, seed: int, number: int,
         solution = with_forms(build_solution(derivation, values, network, policy, template.asked,
                                              digits=digits),
                               derivation, [values], Options().merged(template.worked))
-        solution = replace(solution, notation=template.notation)  # α, ×, J as the spec asks
+        solution = in_notation(solution, derivation, [values], spec)  # as derive solve on spec.yaml
         return Variant(number, spec, solution, answers(network, exact, hand, policy, digits, template),
                        attempt)
     worst, times = failures.most_common(1)[0]

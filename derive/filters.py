@@ -12,7 +12,7 @@ import sympy
 from .latex import (Applied, LinearSum, Substituted, approx_width, broken_tex, factor_tex,
                     format_number, product_tex, sum_tex, tex)
 from .mathnodes import ordered_symbols
-from .solution import Diagram
+from .document import Diagram
 
 
 @jinja2.pass_context

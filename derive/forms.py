@@ -15,7 +15,7 @@ from .errors import DeriveError
 from .evaluate import Values
 from .document import Section, Solution
 from .solution import Shown
-from .spec import Worked
+from .spec import Spec, Worked
 
 
 class Options(NamedTuple):
@@ -64,6 +64,20 @@ def check_printed_paths(derivation: Derivation, form: str, max_paths: int) -> No
             f"{max_paths}: written out path by path, the working would run to thousands of "
             "lines. Work it in delta form (--form delta, or leave --form to choose), or raise "
             "the limit with --max-paths if you really want every path")
+
+
+def in_notation(solution: Solution, derivation: Derivation, values: list[Values], spec: Spec) -> Solution:
+    """`solution` written in the spec's notation: its signs (alpha, x, J: derive.latex.House),
+    the loss split into per-output terms (seed 000) and gradients factored with named
+    shorthands (seed 004) where the spec asks. derive solve and each exam variant alike."""
+    solution = replace(solution, notation=spec.notation)
+    if spec.notation.loss_terms:  # L = L_1 + L_2, and gradients split by them
+        from .lossterms import with_loss_terms
+        solution = with_loss_terms(solution, derivation, values)
+    if spec.worked.factored:  # shorthands L_y, dRL(z) and each gradient factored
+        from .factored import with_factored
+        solution = with_factored(solution, derivation, values, spec.notation.loss)
+    return solution
 
 
 def with_forms(solution: Solution, derivation: Derivation, values: list[Values],

@@ -22,7 +22,7 @@ from .filters import (bracketed_filter, equalities_filter, factor_filter, long_e
 from .keyjson import render_json
 from .latex import HOUSE, House, activation_text, approx_width, house_of
 from .rounding import ROUNDING_RULE
-from .solution import Solution
+from .document import Solution
 
 FORMATS = ("md", "tex", "json")
 # Estimated glyphs per line of a long product before it breaks (see derive.latex.broken_tex);

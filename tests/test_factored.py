@@ -266,3 +266,21 @@ def test_the_key_renders_in_katex_mathjax_and_latex(tmp_path: Path) -> None:
         assert overfull_boxes(log) == []
         html = CliRunner().invoke(main, ["solve", str(problem), "-f", "html"])  # MathML, row by row
         assert html.exit_code == 0, html.output
+
+
+def test_an_exam_variant_is_factored_as_derive_solve_factors_its_spec(tmp_path: Path) -> None:
+    """An exam key is the key `derive solve` makes of the variant's spec.yaml: factored,
+    and in the spec's notation (alpha), as the template asks."""
+    template = tmp_path / "exam.yaml"
+    template.write_text((ROOT / "problems" / "q2-exam.yaml").read_text(encoding="utf-8")
+                        + "worked: {factored: true}\nnotation: {learning_rate: alpha}\n", encoding="utf-8")
+    folder = tmp_path / "exam"
+    made = CliRunner().invoke(main, ["exam", str(template), "--variants", "2", "--seed", "5",
+                                     "-o", str(folder), "-q", "--no-pdf"])
+    assert made.exit_code == 0, made.output
+    for variant in ("variant-01", "variant-02"):
+        key = (folder / variant / "key.md").read_text(encoding="utf-8")
+        solved = CliRunner().invoke(main, ["solve", str(folder / variant / "spec.yaml")])
+        assert solved.exit_code == 0, solved.output
+        assert key == solved.stdout
+        assert "dRL" in key and r"\alpha" in key and "L_{y}" in key
