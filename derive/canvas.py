@@ -26,7 +26,7 @@ import html
 import io
 import xml.etree.ElementTree as ElementTree
 import zipfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from .lms import (accepted_answers, answer_label, blank_names, given_maps, given_values, loss_text,
                   network_text, task_text, user_text)
@@ -50,18 +50,25 @@ def write_canvas(out: FolderWriter, exam: Exam, digits: int) -> None:
 
 
 def canvas_package(exam: Exam, digits: int) -> bytes:
-    """The zip: imsmanifest.xml, the assessment and each variant's network diagram."""
+    """The zip: imsmanifest.xml, the assessment and each variant's network diagram.
+
+    Written entry by entry, the assessment item by item, so that what it holds at once is
+    one variant's question and the compressed zip, not the XML tree of every variant."""
     ident = exam_ident(exam)
-    files: dict[str, bytes] = {}
-    for variant in exam.variants:
-        svg = diagram_file(variant)
-        if svg:
-            files[svg] = svg_bytes(variant)
     assessment = f"{ident}/{ident}.xml"
-    files[assessment] = xml_document(assessment_xml(exam, ident, digits))
-    files["imsmanifest.xml"] = xml_document(manifest_xml(ident, assessment, sorted(
-        name for name in files if name.endswith(".svg"))))
-    return zipped(files)
+    images = {name: variant for variant in exam.variants if (name := diagram_file(variant))}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted([assessment, "imsmanifest.xml", *images]):
+            with archive.open(zip_entry(name), "w") as entry:
+                if name == assessment:
+                    for piece in assessment_pieces(exam, ident, digits):
+                        entry.write(piece)
+                elif name == "imsmanifest.xml":
+                    entry.write(xml_document(manifest_xml(ident, assessment, sorted(images))))
+                else:
+                    entry.write(svg_bytes(images[name]))
+    return buffer.getvalue()
 
 
 def exam_ident(exam: Exam) -> str:
@@ -82,8 +89,29 @@ def svg_bytes(variant: Variant) -> bytes:
 
 # --- the assessment ------------------------------------------------------------------------
 
-def assessment_xml(exam: Exam, ident: str, digits: int) -> ElementTree.Element:
+ITEMS = "variant-items"  # where the items go in the assessment's skeleton
+
+
+def assessment_pieces(exam: Exam, ident: str, digits: int) -> Iterator[bytes]:
+    """The assessment XML in pieces: the skeleton up to the question group's items, each
+    item (made, written and dropped in turn), the rest."""
     title = user_text(exam.title)
+    skeleton = xml_document(assessment_skeleton(exam, ident, title))
+    if not exam.variants:
+        yield skeleton
+        return
+    head, tail = skeleton.split(f"<{ITEMS} />".encode())
+    yield head
+    for number, variant in enumerate(exam.variants):
+        item = variant_item(title, ident, variant, digits)
+        ElementTree.indent(item, level=4)
+        yield (b"\n" + b"  " * 4 if number else b"") + ElementTree.tostring(item, encoding="utf-8")
+    yield tail
+
+
+def assessment_skeleton(exam: Exam, ident: str, title: str) -> ElementTree.Element:
+    """The quiz and its one question group (pick one variant per student), with a marker
+    where the variants' items go."""
     root = ElementTree.Element("questestinterop", {
         "xmlns": QTI_NAMESPACE, "xmlns:xsi": XSI, "xsi:schemaLocation": f"{QTI_NAMESPACE} {QTI_SCHEMA}"})
     assessment = sub(root, "assessment", ident=ident, title=title)
@@ -94,8 +122,8 @@ def assessment_xml(exam: Exam, ident: str, digits: int) -> ElementTree.Element:
     selection = sub(sub(group, "selection_ordering"), "selection")
     sub(selection, "selection_number").text = "1"
     sub(sub(selection, "selection_extension"), "points_per_item").text = str(float(points))
-    for variant in exam.variants:
-        group.append(variant_item(title, ident, variant, digits))
+    if exam.variants:
+        sub(group, ITEMS)
     return root
 
 
@@ -206,14 +234,10 @@ def xml_document(root: ElementTree.Element) -> bytes:
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def zipped(files: dict[str, bytes]) -> bytes:
-    """A zip whose bytes depend only on `files`: sorted names, a fixed time, fixed modes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            info.create_system = 3  # Unix, whatever system made it
-            archive.writestr(info, files[name], compresslevel=9)
-    return buffer.getvalue()
+def zip_entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry whose bytes depend only on its name and content: a fixed time and mode."""
+    info = zipfile.ZipInfo(name, ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    info.create_system = 3  # Unix, whatever system made it
+    return info
