@@ -17,13 +17,12 @@ import argparse
 import csv
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench_solve import FLOOR, ROOT, timed
+from bench_solve import FLOOR, ROOT, paired_rounds, print_ratios
 
 ASKED = ("asked: [z:h1, a:h1, z:h2, a:h2, z:g1, a:g1, z:g2, a:g2, z:o, a:o, loss, "
          "g1->o, o, h1->g1, x1->h1]\n")
@@ -77,22 +76,8 @@ def main() -> None:
         cases = {"floor": FLOOR,
                  f"grade {args.students} x {args.variants}": [derive, "grade", str(exam), str(responses),
                                                               "-o", str(folder / "grades"), "--force"]}
-        for command in cases.values():  # warm the OS file cache
-            timed(command)
-        walls: dict[str, list[float]] = {case: [] for case in cases}
-        cpus: dict[str, list[float]] = {case: [] for case in cases}
-        for _ in range(args.runs):
-            for case, command in cases.items():
-                wall, cpu = timed(command)
-                walls[case].append(wall)
-                cpus[case].append(cpu)
-    base = {"median": statistics.median(walls["floor"]), "min": min(walls["floor"]),
-            "cpu": statistics.median(cpus["floor"])}
-    print(f"{'case':<22}{'median s':>9}{'ratio':>7}{'min s':>8}{'ratio':>7}{'cpu s':>8}{'ratio':>7}")
-    for case in cases:
-        median, least, cpu = statistics.median(walls[case]), min(walls[case]), statistics.median(cpus[case])
-        print(f"{case:<22}{median:>9.3f}{median / base['median']:>7.2f}{least:>8.3f}"
-              f"{least / base['min']:>7.2f}{cpu:>8.3f}{cpu / base['cpu']:>7.2f}")
+        walls, cpus = paired_rounds(cases, args.runs)
+    print_ratios(walls, cpus, 22)
 
 
 if __name__ == "__main__":

@@ -111,21 +111,34 @@ def main() -> None:
             "cnn_example -f md": [derive, "solve", str(ROOT / "problems" / "cnn_example.yaml"),
                                   "-f", "md"],
         }
-        for command in cases.values():  # warm the OS file cache (and derive's template cache)
-            timed(command)
-        walls: dict[str, list[float]] = {name: [] for name in cases}
-        cpus: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(args.runs):
-            for name, command in cases.items():
-                wall, cpu = timed(command)
-                walls[name].append(wall)
-                cpus[name].append(cpu)
+        walls, cpus = paired_rounds(cases, args.runs)
+    print_ratios(walls, cpus, 19)
+
+
+def paired_rounds(cases: dict[str, list[str]], runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each case's wall and CPU times over `runs` rounds, the cases interleaved in every
+    round (so that machine noise hits them alike), after one warm-up run each (the OS
+    file cache, derive's template cache)."""
+    for command in cases.values():
+        timed(command)
+    walls: dict[str, list[float]] = {name: [] for name in cases}
+    cpus: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, command in cases.items():
+            wall, cpu = timed(command)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    return walls, cpus
+
+
+def print_ratios(walls: dict[str, list[float]], cpus: dict[str, list[float]], width: int) -> None:
+    """Median, least and CPU time of each case, each also as a ratio to the "floor" case's."""
     base = {"median": statistics.median(walls["floor"]), "min": min(walls["floor"]),
             "cpu": statistics.median(cpus["floor"])}
-    print(f"{'case':<19}{'median s':>9}{'ratio':>7}{'min s':>8}{'ratio':>7}{'cpu s':>8}{'ratio':>7}")
-    for name in cases:
+    print(f"{'case':<{width}}{'median s':>9}{'ratio':>7}{'min s':>8}{'ratio':>7}{'cpu s':>8}{'ratio':>7}")
+    for name in walls:
         median, least, cpu = statistics.median(walls[name]), min(walls[name]), statistics.median(cpus[name])
-        print(f"{name:<19}{median:>9.3f}{median / base['median']:>7.2f}{least:>8.3f}"
+        print(f"{name:<{width}}{median:>9.3f}{median / base['median']:>7.2f}{least:>8.3f}"
               f"{least / base['min']:>7.2f}{cpu:>8.3f}{cpu / base['cpu']:>7.2f}")
 
 
