@@ -14,28 +14,14 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 import yaml
-from click.testing import CliRunner
 
-from cli import main
+from test_canvas import exam30, make  # noqa: F401  (exam30: a fixture)
 from test_canvas import every_value_in_tolerance, within
 
 ROOT = Path(__file__).resolve().parent.parent
 Q2_EXAM = ROOT / "problems" / "q2-exam.yaml"
 TYPES = {"MC", "MA", "TF", "ESS", "ORD", "MAT", "FIB", "FIB_PLUS", "FIL", "NUM", "SR", "OP", "JUMBLED_SENTENCE", "QUIZ_BOWL"}
-
-
-def make(folder: Path, spec: Path = Q2_EXAM, *options: str) -> None:
-    result = CliRunner().invoke(main, ["exam", str(spec), "-o", str(folder), "-q", "--no-pdf", *options])
-    assert result.exit_code == 0, result.output
-
-
-@pytest.fixture(scope="module")
-def exam30(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("blackboard") / "exam"
-    make(folder, Q2_EXAM, "--variants", "30", "--seed", "2026")
-    return folder
 
 
 def parse_upload(data: bytes) -> list[tuple[str, str, list[tuple[str, list[str]]]]]:
