@@ -9,9 +9,9 @@ import re
 import signal
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, ContextManager, Iterator, TypeVar
 
 import click
 
@@ -160,14 +160,23 @@ def document_options(command: Callable) -> Callable:
 
 def run(kind: str, spec: Path, fmt: str, output: Path | None, digits: int, rounding: str,
         form: str, matrix: bool, closed_form: bool, max_paths: int, fold_bias: bool = False) -> None:
-    from derive.api import write_document
-    from derive.forms import Options
+    def work() -> str | None:
+        # For a PDF, pdflatex loads the preamble while Python imports SymPy and works out
+        # the answer (two CPUs at work); it gets the rest of the document when it is made.
+        with (tex_preloaded() if fmt == "pdf" and output is not None else nullcontext()) as preloaded:
+            from derive.api import write_document
+            from derive.forms import Options
+            return write_document(spec, fmt, digits, kind, output, max_paths, rounding,
+                                  Options(form, matrix, closed_form, fold_bias), preloaded)
 
-    result = carried_out(lambda: write_document(spec, fmt, digits, kind, output, max_paths, rounding,
-                                                Options(form, matrix, closed_form, fold_bias)),
-                         "nothing was written" if output else "nothing was printed")
+    result = carried_out(work, "nothing was written" if output else "nothing was printed")
     if result is not None:
         click.echo(result, nl=False)
+
+
+def tex_preloaded() -> ContextManager:
+    from derive.pdf import preloaded_tex  # only PDF users pay for the import
+    return preloaded_tex()
 
 
 @main.command(short_help="The worked answer key: every step, path, gradient and update.")

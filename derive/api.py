@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .derivation import MAX_PATHS, derive
 from .errors import DeriveError, OutputError, Problem, SpecError
@@ -22,6 +22,9 @@ from .limits import check_latex_size
 from .network import Network, build_network, with_sample, with_values
 from .output import write_atomic
 from .render import render
+
+if TYPE_CHECKING:
+    from .pdf import Preloaded
 from .document import Solution
 from .solution import Run, build_runs
 from .spec import Spec, has_draws, load_spec
@@ -93,11 +96,12 @@ def worked_runs(spec: Spec, network: Network, derivation: Derivation, policy: st
 
 
 def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solution",
-             max_paths: int = MAX_PATHS, policy: str = "exact", options: Options = Options()
-             ) -> str | bytes:
+             max_paths: int = MAX_PATHS, policy: str = "exact", options: Options = Options(),
+             preloaded: Preloaded | None = None) -> str | bytes:
     """The answer key (`kind` "solution") or worksheet for `spec_path`.
 
-    Markdown, LaTeX, JSON and HTML come back as text, a PDF as bytes.
+    Markdown, LaTeX, JSON and HTML come back as text, a PDF as bytes (made by the TeX run
+    `preloaded`, if given: derive.pdf.preloaded_tex).
     """
     if fmt in ("tex", "pdf"):  # before any work: TeX would fail on it only after minutes
         check_latex_size(load_spec(spec_path))
@@ -110,13 +114,14 @@ def document(spec_path: str | Path, fmt: str, digits: int = 4, kind: str = "solu
         return html_page(solution, digits, kind)
     if fmt == "pdf":
         from .pdf import compile_pdf  # only PDF users pay for the import
-        return compile_pdf(render(solution, "tex", digits, kind))
+        return compile_pdf(render(solution, "tex", digits, kind), preloaded=preloaded)
     return render(solution, fmt, digits, kind)
 
 
 def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
                    output: str | Path | None, max_paths: int = MAX_PATHS,
-                   policy: str = "exact", options: Options = Options()) -> str | None:
+                   policy: str = "exact", options: Options = Options(),
+                   preloaded: Preloaded | None = None) -> str | None:
     """Make the document and write it to `output` atomically; without `output`, return
     it (as text) for standard output. Checks the request before any work is done."""
     if kind == "worksheet" and fmt == "json":
@@ -126,7 +131,7 @@ def write_document(spec_path: str | Path, fmt: str, digits: int, kind: str,
         raise DeriveError("-f pdf needs an output file: add -o FILE.pdf")
     if output is not None and same_file(output, spec_path):
         raise OutputError(f"refusing to write over the spec itself ({spec_path}); choose another -o")
-    result = document(spec_path, fmt, digits, kind, max_paths, policy, options)
+    result = document(spec_path, fmt, digits, kind, max_paths, policy, options, preloaded)
     if output is None:
         return result if isinstance(result, str) else result.decode("utf-8")
     write_atomic(output, result)

@@ -12,6 +12,11 @@ have no cross-references, so one pass is the rule, and the same PDF, byte for by
 the two that latexmk always ran (it reruns because the .aux file is new), without
 latexmk's Perl start-up.
 
+`derive solve/worksheet -f pdf` starts pdflatex before the document exists
+(preloaded_tex): TeX loads the fixed preamble while derive imports SymPy and works out
+the answer, then reads the rest of the document from a pipe; the PDF is the same, byte
+for byte.
+
 Each TeX run gets a process group of its own (so that anything TeX starts ends with
 it). Whatever stops derive meanwhile (Ctrl-C, SIGTERM, an error in another thread)
 ends the whole group before the temporary folder is removed, so no TeX process and no
@@ -27,7 +32,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import OutputError, RenderError, ToolMissing
 
@@ -53,11 +60,12 @@ class TexRuns:
         self.running: set[subprocess.Popen] = set()
         self.stopped = False
 
-    def start(self, command: list[str], work: Path, env: dict[str, str]) -> subprocess.Popen:
+    def start(self, command: list[str], work: Path, env: dict[str, str],
+              stdin: int = subprocess.DEVNULL) -> subprocess.Popen:
         with self.lock:  # so that stop() cannot miss a process started at the same moment
             if self.stopped:
                 raise RenderError("stopped before TeX ran")
-            process = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
+            process = subprocess.Popen(command, cwd=work, env=env, stdin=stdin,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        start_new_session=True)
             self.running.add(process)
@@ -121,36 +129,57 @@ def needs_rerun(work: Path) -> bool:
     return bool(RERUN.search(read_log(work / "document.log")))
 
 
-def compile_pdf(tex_source: str, runs: TexRuns | None = None) -> bytes:
+def tex_environment() -> dict[str, str]:
+    """TeX's environment: file access limited to its folder, an unwrapped log, and a fixed
+    SOURCE_DATE_EPOCH, so that pdfTeX writes the same dates and file ID every time and the
+    same spec gives a byte-identical PDF."""
+    return dict(os.environ, openin_any="p", openout_any="p", max_print_line="10000",
+                SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
+
+
+def compile_pdf(tex_source: str, runs: TexRuns | None = None, preloaded: Preloaded | None = None) -> bytes:
     """The PDF of `tex_source`; RenderError with the relevant log lines on a TeX error,
-    OutputError when the temporary folder has no room."""
+    OutputError when the temporary folder has no room. With `preloaded` (a TeX run
+    started before the source existed, see preloaded_tex) its first pass is that run's."""
     command = engine_command()
     runs = runs or TexRuns()
-    # A fixed SOURCE_DATE_EPOCH makes pdfTeX write the same dates and file ID every time,
-    # so the same spec gives a byte-identical PDF.
-    env = dict(os.environ, openin_any="p", openout_any="p", max_print_line="10000",
-               SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
+    env = tex_environment()
     try:
+        if preloaded is not None and preloaded.takes(tex_source):
+            return passes(runs, command, preloaded.work, env, tex_source, preloaded.finish(tex_source))
         with tempfile.TemporaryDirectory(prefix="derive-tex-") as folder:
             work = Path(folder)
             (work / "document.tex").write_text(tex_source, encoding="utf-8")
-            for _ in range(MAX_PASSES):
-                run_tex(runs, command, work, env)
-                if not needs_rerun(work):
-                    break
-            return (work / "document.pdf").read_bytes()
+            return passes(runs, command, work, env, tex_source, run_tex(runs, command, work, env))
     except OSError as err:
         raise OutputError(f"cannot make the PDF in the temporary folder {tempfile.gettempdir()}: "
                           f"{err.strerror or err}; free some space there or set TMPDIR to a "
                           "folder with room") from None
 
 
+def passes(runs: TexRuns, command: list[str], work: Path, env: dict[str, str], tex_source: str,
+           first: str) -> bytes:
+    """The PDF once the first pass (its output `first`) is made: more passes while the log
+    asks for them (a rerun reads the whole source from document.tex)."""
+    for _ in range(MAX_PASSES - 1):
+        if not needs_rerun(work):
+            break
+        (work / "document.tex").write_text(tex_source, encoding="utf-8")
+        run_tex(runs, command, work, env)
+    return (work / "document.pdf").read_bytes()
+
+
 def run_tex(runs: TexRuns, command: list[str], work: Path, env: dict[str, str]) -> str:
     """One TeX run in `work`; its output. The process group ends with derive, whatever
     stops it."""
-    process = runs.start(command, work, env)
+    return finish_tex(runs, runs.start(command, work, env), work)
+
+
+def finish_tex(runs: TexRuns, process: subprocess.Popen, work: Path, rest: bytes | None = None) -> str:
+    """Wait for a TeX run started in `work` (sending it `rest` on its standard input, if
+    given); its output, or the error its log explains."""
     try:
-        output, _ = process.communicate(timeout=TEX_TIMEOUT_SECONDS)
+        output, _ = process.communicate(rest, timeout=TEX_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         end_group(process)
         process.communicate()
@@ -197,3 +226,68 @@ def log_excerpt(log: str, context: int = 3) -> str:
             picked.extend(lines[i:i + context + 1])
             picked.append("...")
     return "\n".join(picked[:60]) if picked else "\n".join(lines[-20:])
+
+
+# --- a TeX run started before its document exists -----------------------------------------
+
+BODY = "body.tex"  # in the preloaded run: a link to TeX's standard input, a pipe from derive
+# TeX's own \input opens the file once (LaTeX's would open it twice: once to test it exists)
+PRELOAD_SOURCE = "\\csname @@input\\endcsname " + BODY + "\n"
+
+
+def preamble_prefix() -> str:
+    """The part of every derive LaTeX document that never changes: the preamble template's
+    lines before the first one Jinja fills in (the class and the packages, which are most
+    of a short document's TeX time)."""
+    from .resources import template_folder
+    lines = (template_folder() / "_preamble.tex.j2").read_text(encoding="utf-8").splitlines(keepends=True)
+    fixed = []
+    for line in lines:
+        if "{{" in line or "{%" in line or "{#" in line:
+            break
+        fixed.append(line)
+    return "".join(fixed)
+
+
+class Preloaded:
+    """pdflatex started on the fixed preamble while derive works out the document: it
+    loads the class and packages, then waits for the rest of the document on its standard
+    input (a pipe from derive, reached through a link in its private folder, since TeX
+    opens only files there). The PDF is the one a run on the whole document makes, byte
+    for byte: the same tokens in the same order, under the same job name. If derive ends
+    without sending the rest, TeX reads the end of the pipe and stops too."""
+
+    def __init__(self, runs: TexRuns, work: Path, prefix: str, process: subprocess.Popen) -> None:
+        self.runs, self.work, self.prefix, self.process = runs, work, prefix, process
+        self.used = False
+
+    def takes(self, tex_source: str) -> bool:
+        """Whether this run can make `tex_source`: it begins with the preloaded preamble,
+        and no other document took the run."""
+        return not self.used and self.process.poll() is None and tex_source.startswith(self.prefix)
+
+    def finish(self, tex_source: str) -> str:
+        """Give TeX the rest of the document; the first pass's output."""
+        self.used = True
+        return finish_tex(self.runs, self.process, self.work, tex_source[len(self.prefix):].encode("utf-8"))
+
+
+@contextmanager
+def preloaded_tex() -> Iterator[Preloaded | None]:
+    """A pdflatex run loading the preamble now, for a document compile_pdf is given later;
+    None where there is no pdflatex (compile_pdf then says so). Whatever happens meanwhile
+    (a spec error, Ctrl-C), the run is ended and its folder removed on the way out."""
+    if shutil.which("pdflatex") is None:
+        yield None
+        return
+    runs = TexRuns()
+    with tempfile.TemporaryDirectory(prefix="derive-tex-") as folder:
+        work = Path(folder)
+        prefix = preamble_prefix()
+        (work / "document.tex").write_text(prefix + PRELOAD_SOURCE, encoding="utf-8")
+        os.symlink("/dev/stdin", work / BODY)
+        process = runs.start(engine_command(), work, tex_environment(), stdin=subprocess.PIPE)
+        try:
+            yield Preloaded(runs, work, prefix, process)
+        finally:
+            runs.stop()

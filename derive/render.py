@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 import sympy
 
-from .errors import RenderError
+from .resources import template_folder
 from .escape import md_text, moodle_number, tex_text, unicode_symbol, xml_text
 from .filters import (bracketed_filter, equalities_filter, factor_filter, long_equation_filter,
                       long_sum_filter, nested_filter, plain_filter, product_filter, sum_filter,
@@ -28,15 +27,6 @@ FORMATS = ("md", "tex", "json")
 # Estimated glyphs per line of a long product before it breaks (see derive.latex.broken_tex);
 # for Markdown the viewer scrolls, so lines break later.
 LINE_WIDTH = {"tex": 60.0, "md": 110.0}
-
-
-def template_folder() -> Path:
-    """templates/ beside the package in a checkout, or inside it once installed."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "templates", here.parent / "templates"):
-        if folder.is_dir():
-            return folder
-    raise RenderError("cannot find the templates folder (the installation is incomplete)")
 
 
 class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
