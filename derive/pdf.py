@@ -146,7 +146,9 @@ def compile_pdf(tex_source: str, runs: TexRuns | None = None, preloaded: Preload
     env = tex_environment()
     try:
         if preloaded is not None and preloaded.takes(tex_source):
-            return passes(runs, command, preloaded.work, env, tex_source, preloaded.finish(tex_source))
+            first = preloaded.finish(tex_source)  # None: TeX could not read it; a plain run then
+            if first is not None:
+                return passes(runs, command, preloaded.work, env, tex_source, first)
         with tempfile.TemporaryDirectory(prefix="derive-tex-") as folder:
             work = Path(folder)
             (work / "document.tex").write_text(tex_source, encoding="utf-8")
@@ -233,6 +235,7 @@ def log_excerpt(log: str, context: int = 3) -> str:
 BODY = "body.tex"  # in the preloaded run: a link to TeX's standard input, a pipe from derive
 # TeX's own \input opens the file once (LaTeX's would open it twice: once to test it exists)
 PRELOAD_SOURCE = "\\csname @@input\\endcsname " + BODY + "\n"
+BODY_READ = "(./" + BODY  # in TeX's log once it opened the file
 
 
 def preamble_prefix() -> str:
@@ -266,10 +269,17 @@ class Preloaded:
         and no other document took the run."""
         return not self.used and self.process.poll() is None and tex_source.startswith(self.prefix)
 
-    def finish(self, tex_source: str) -> str:
-        """Give TeX the rest of the document; the first pass's output."""
+    def finish(self, tex_source: str) -> str | None:
+        """Give TeX the rest of the document; the first pass's output, or None where TeX
+        failed before reading it (a system where the link to standard input cannot be
+        read): a plain run then makes the PDF, or reports the error."""
         self.used = True
-        return finish_tex(self.runs, self.process, self.work, tex_source[len(self.prefix):].encode("utf-8"))
+        try:
+            return finish_tex(self.runs, self.process, self.work, tex_source[len(self.prefix):].encode("utf-8"))
+        except RenderError:
+            if self.runs.stopped or BODY_READ in read_log(self.work / "document.log"):
+                raise
+            return None
 
 
 @contextmanager
@@ -283,10 +293,14 @@ def preloaded_tex() -> Iterator[Preloaded | None]:
     runs = TexRuns()
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as folder:
         work = Path(folder)
-        prefix = preamble_prefix()
-        (work / "document.tex").write_text(prefix + PRELOAD_SOURCE, encoding="utf-8")
-        os.symlink("/dev/stdin", work / BODY)
-        process = runs.start(engine_command(), work, tex_environment(), stdin=subprocess.PIPE)
+        try:
+            prefix = preamble_prefix()
+            (work / "document.tex").write_text(prefix + PRELOAD_SOURCE, encoding="utf-8")
+            os.symlink("/dev/stdin", work / BODY)
+            process = runs.start(engine_command(), work, tex_environment(), stdin=subprocess.PIPE)
+        except OSError:  # no room, no links, no /dev/stdin: compile_pdf makes it the plain way
+            yield None
+            return
         try:
             yield Preloaded(runs, work, prefix, process)
         finally:

@@ -163,3 +163,14 @@ def test_tex_ends_by_itself_when_derive_is_killed(tmp_path: Path) -> None:
     while tex_processes(tmp_path) and time.monotonic() < end:
         time.sleep(0.05)
     assert not tex_processes(tmp_path)
+
+
+def test_a_run_that_cannot_read_the_rest_gives_way_to_a_plain_run() -> None:
+    """As on a system where the link to standard input does not work: TeX stops before
+    the body, and the PDF comes from a run on the whole document."""
+    require("pdflatex")
+    source = render(solve(ROOT / "problems" / "q2.yaml"), "tex", 4)
+    with pdf.preloaded_tex() as preloaded:
+        assert preloaded is not None
+        (preloaded.work / pdf.BODY).unlink()  # before TeX is through the packages
+        assert pdf.compile_pdf(source, preloaded=preloaded) == pdf.compile_pdf(source)
