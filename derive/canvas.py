@@ -105,7 +105,9 @@ def assessment_pieces(exam: Exam, ident: str, digits: int) -> Iterator[bytes]:
     for number, variant in enumerate(exam.variants):
         item = variant_item(title, ident, variant, digits)
         ElementTree.indent(item, level=4)
-        yield (b"\n" + b"  " * 4 if number else b"") + ElementTree.tostring(item, encoding="utf-8")
+        # serialised as text, then encoded: the same bytes as encoding="utf-8" gives (no
+        # declaration on an element), without a codec write per piece of markup
+        yield (b"\n" + b"  " * 4 if number else b"") + ElementTree.tostring(item, encoding="unicode").encode("utf-8")
     yield tail
 
 
