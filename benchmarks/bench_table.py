@@ -15,7 +15,9 @@ Rows:
   exam, per extra variant      (T(40 variants) - T(10 variants)) / 30, --no-pdf, per round
   10-20-20-10 --form delta     a 10-20-20-10 sigmoid network, Markdown
   20 x 2 --form delta          2 inputs, 20 sigmoid layers of width 2, Markdown
-  exam of 2,000, peak memory   the child's ru_maxrss; one run only (a minute or more)
+  exam of 2,000, peak memory   the largest process's ru_maxrss, and (in brackets) the peak of
+                               derive and its worker processes together (proportional set
+                               sizes, sampled); one run only (a minute or more)
   pdflatex passes per PDF      a 30-variant exam with PDFs, pdflatex counted by a wrapper
                                put first on PATH; one run only (half a minute)
 --quick skips the last two.
@@ -74,6 +76,54 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
+def tree_kib(root: int) -> int:
+    """The memory of a process and all its descendants, in KiB: the sum of their
+    proportional set sizes (a page that forked workers share with derive counts once,
+    split between them), or of their resident sizes where the kernel has no PSS."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        total += process_kib(pid)
+    return total
+
+
+def process_kib(pid: int) -> int:
+    for name, field in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
+        try:
+            for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+                if line.startswith(field):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def tree_timed(command: list[str]) -> tuple[float, float, int, int]:
+    """timed(), and the peak of tree_kib sampled every 20 ms while it runs."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=CHILD_ENV)
+    peak = 0
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        peak = max(peak, tree_kib(process.pid))
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{shlex.join(command)} failed")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, peak
+
+
 class Version:
     """One derive under test: its command, and the runs of its commands per round."""
 
@@ -108,9 +158,10 @@ class Version:
         forty, cpu_forty, _ = timed(self.exam(40))
         self.record("exam, per extra variant", (forty - ten) / 30, (cpu_forty - cpu_ten) / 30, floor)
 
-    def peak_memory(self, variants: int) -> float:
-        _, _, kib = timed(self.exam(variants))
-        return kib / 1024
+    def peak_memory(self, variants: int) -> tuple[float, float]:
+        """(the largest process's peak MiB, the peak MiB of derive and its workers together)."""
+        _, _, kib, together = tree_timed(self.exam(variants))
+        return kib / 1024, together / 1024
 
     def tex_passes(self, variants: int) -> tuple[int, int]:
         """(pdflatex runs, PDFs made) for an exam with PDFs: pdflatex is wrapped by a script
@@ -162,8 +213,8 @@ def main() -> None:
         extra: dict[str, dict[str, str]] = {v.name: {} for v in versions}
         if not args.quick:
             for version in versions:
-                extra[version.name]["exam of 2,000, peak MiB"] = \
-                    f"{version.peak_memory(args.memory_variants):.0f}"
+                largest, together = version.peak_memory(args.memory_variants)
+                extra[version.name]["exam of 2,000, peak MiB"] = f"{largest:.0f} ({together:.0f} all)"
                 runs, pdfs = version.tex_passes(args.pdf_variants)
                 extra[version.name]["pdflatex passes per PDF"] = f"{runs / pdfs:.2f} ({runs}/{pdfs})"
     print(f"floor: median {statistics.median(floors):.3f} s over {len(floors)} runs; "
