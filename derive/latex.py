@@ -22,6 +22,7 @@ from .checkable import Operand
 from .derivations import Written
 from .mapview import Chosen, Correlation, Elementwise
 from .mathnodes import Applied, Grid, LinearSum, Partial, Substituted
+from .plainmul import joined_factors, separators, symbol_factors
 from .rounding import WIDE, Rounded, rounded
 
 NUMBERS = (int, float, mpmath.mpf, Fraction, Operand)  # what prints through format_number
@@ -137,14 +138,10 @@ class HousePrinter(LatexPrinter):
         if numeric is None:
             numeric = any(not isinstance(v, sympy.Symbol) for v in (values or {}).values())
         self.house = HOUSE.get()
-        times = "times" if self.house.times == TIMES_TEX["cross"] else "dot"
-        super().__init__({"mul_symbol": times if numeric else None})
+        super().__init__({"mul_symbol": mul_symbol(self.house, numeric)})
         self.numeric = numeric
         self.digits = digits
         self.values = values or {}
-
-    def number(self, value: float) -> str:
-        return number_tex(value, self.digits)
 
     def doprint(self, expr: object) -> str:
         # A plain Symbol (most of what a big key prints) goes straight to _print_Symbol,
@@ -154,16 +151,54 @@ class HousePrinter(LatexPrinter):
         return super().doprint(expr)
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
-        if expr in self.values:
-            value = self.values[expr]
-            return value.name if isinstance(value, sympy.Symbol) else self.number(value)  # type: ignore[arg-type]
-        if expr.name == "L":  # the loss (no unit or parameter may print as L: derive.network)
-            return self.house.loss
-        return expr.name
+        return symbol_tex(expr, self.values, self.house, self.digits)
 
     def _print_Float(self, expr: sympy.Float) -> str:
         # a constant of a formula; every computed number is printed through `values`
         return constant_text(expr)
+
+    def _print_Mul(self, expr: sympy.Expr) -> str:
+        # A product of plain symbols (a * delta, w * delta: thousands in a wide key) is
+        # joined here as LatexPrinter would join it; anything else goes to LatexPrinter.
+        factors = symbol_factors(expr, self.order not in ("old", "none"))
+        if factors is None:
+            return super()._print_Mul(expr)  # type: ignore[no-any-return]
+        return joined_factors([self._print_Symbol(f) for f in factors],
+                              self._settings["mul_symbol_latex"],
+                              self._settings["mul_symbol_latex_numbers"])
+
+
+def mul_symbol(house: House, numeric: bool) -> str | None:
+    """LatexPrinter's mul_symbol: the house's sign between numbers, none between symbols."""
+    if not numeric:
+        return None
+    return "times" if house.times == TIMES_TEX["cross"] else "dot"
+
+
+def symbol_tex(symbol: sympy.Symbol, values: dict[sympy.Symbol, object], house: House,
+               digits: int) -> str:
+    """A symbol in the house notation: its value if `values` has one (a placeholder's
+    name, or a number), the loss's letter for L, else its name verbatim."""
+    if symbol in values:
+        value = values[symbol]
+        return value.name if isinstance(value, sympy.Symbol) else number_tex(value, digits)
+    if symbol.name == "L":  # the loss (no unit or parameter may print as L: derive.network)
+        return house.loss
+    return symbol.name
+
+
+def plain_tex(expr: object, values: dict[sympy.Symbol, object], numeric: bool,
+              house: House) -> str | None:
+    """A plain Symbol or a product of plain symbols exactly as HousePrinter(0, values,
+    numeric).doprint prints it, without building the printer (a few microseconds, for
+    each of thousands of distinct formulas in a wide key); None for any other formula."""
+    if type(expr) is sympy.Symbol:
+        return symbol_tex(expr, values, house, 0)
+    factors = symbol_factors(expr, True)
+    if factors is None:
+        return None
+    return joined_factors([symbol_tex(f, values, house, 0) for f in factors],
+                          *separators(mul_symbol(house, numeric)))
 
 
 def number_tex(value: object, digits: int) -> str:
@@ -174,7 +209,9 @@ def number_tex(value: object, digits: int) -> str:
 
 @lru_cache(maxsize=4096)
 def _latex(expr: sympy.Basic, digits: int, house: House) -> str:
-    return HousePrinter(digits).doprint(expr)  # `house` is HOUSE's value: a key of the cache
+    # `house` is HOUSE's value: a key of the cache
+    quick = plain_tex(expr, {}, False, house)
+    return HousePrinter(digits).doprint(expr) if quick is None else quick
 
 
 def tex(obj: object, digits: int = 4) -> str:
@@ -304,6 +341,8 @@ EXPONENT_BRACKET = re.compile(r"\^\{\\left\((-?[0-9.]+(?: \\times 10\^\{-?\d+\})
 
 
 def tidy_signs(text: str) -> str:
+    if r"\left(" not in text:  # every pattern above needs one
+        return text
     text = DOUBLE_BRACKET.sub(r"\\left(\1\\right)", text)
     text = EXPONENT_BRACKET.sub(r"^{\1}", text)
     text = MINUS_NEGATIVE_FIRST.sub(r"{\1", text)
@@ -329,9 +368,18 @@ def placeholder(i: int) -> str:
 
 
 @lru_cache(maxsize=4096)
+def mark(i: int) -> sympy.Symbol:
+    """The symbol printed as placeholder i."""
+    return sympy.Symbol(placeholder(i))
+
+
+@lru_cache(maxsize=4096)
 def substitution_template(expr: object, symbols: tuple[sympy.Symbol, ...], numeric: bool,
                           house: House = House()) -> str:  # house: HOUSE's value, a key of the cache
-    marks = {symbol: sympy.Symbol(placeholder(i)) for i, symbol in enumerate(symbols)}
+    marks: dict[sympy.Symbol, object] = {symbol: mark(i) for i, symbol in enumerate(symbols)}
+    quick = plain_tex(expr, marks, numeric, house)
+    if quick is not None:
+        return quick
     printer = HousePrinter(0, marks, numeric)
     if isinstance(expr, LinearSum):
         return linear_tex(expr, printer)
