@@ -22,6 +22,7 @@ from typing import Callable, NamedTuple, Sequence
 import mpmath
 import sympy
 
+from .floatcheck import FloatLine, Polynomial, contenders, float_line, landing
 from .numeric import Value, compile_numeric, inexact, product, total
 from .rounding import Rounded, in_full, last_place, rounded
 
@@ -40,10 +41,14 @@ class Operand(NamedTuple):
 
 class Check(NamedTuple):
     """One result that must follow from the operands: `compute` of them lands within one
-    unit of the last digit of `result` as shown (a number, or an Operand)."""
+    unit of the last digit of `result` as shown (a number, or an Operand). `source`, what
+    `compute` evaluates ((expression, symbols), or a floatcheck.Polynomial), lets the
+    search settle most of its questions in doubles (derive.floatcheck); without it every
+    redo is exact."""
 
     compute: Compute
     result: object
+    source: object = None
 
 
 # A shown decimal beyond 10^+-EXTREME (a saturated unit's e^-1000000) is redone in
@@ -76,10 +81,53 @@ def exactly(shown: Decimal) -> Value:
 
 def target(result: object, digits: int) -> tuple[Value, Value]:
     """(the result as shown, one unit of its last shown digit)."""
-    if isinstance(result, Operand):
-        return target(result.value, digits + result.extra)
-    shown, _ = rounded(result, digits)  # type: ignore[arg-type]
+    shown = shown_result(result, digits)
     return exactly(shown), exactly(last_place(shown))
+
+
+def shown_result(result: object, digits: int) -> Decimal:
+    """The result as it prints (an Operand: with its extra digits)."""
+    if isinstance(result, Operand):
+        return shown_result(result.value, digits + result.extra)
+    return rounded(result, digits)[0]  # type: ignore[arg-type]
+
+
+NEAR = 300  # a shown decimal within 10^+-NEAR is a normal double, and so is its last unit
+NOT_YET = object()  # a redo not made: the doubles settled the check without it
+
+
+class Goal:
+    """A check's result as shown, exactly (target) and as the nearest doubles, each
+    made when first needed: most checks are settled in doubles."""
+
+    def __init__(self, result: object, digits: int) -> None:
+        self.shown = shown_result(result, digits)
+        self._exact: tuple[Value, Value] | None = None
+        self._doubles: object = NOT_YET
+
+    @property
+    def exact(self) -> tuple[Value, Value]:
+        if self._exact is None:
+            self._exact = exactly(self.shown), exactly(last_place(self.shown))
+        return self._exact
+
+    @property
+    def doubles(self) -> tuple[float, float] | None:
+        """(the shown result, its last unit) as the nearest doubles (a Decimal's float is
+        correctly rounded); None beyond NEAR."""
+        if self._doubles is NOT_YET:
+            place = self.shown.as_tuple().exponent
+            if abs(self.shown.adjusted()) > NEAR or not -NEAR <= place <= NEAR:  # type: ignore[operator]
+                self._doubles = None
+            else:
+                self._doubles = float(self.shown), unit_double(place)  # type: ignore[arg-type]
+        return self._doubles  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=None)  # at most 2 NEAR + 1 places
+def unit_double(place: int) -> float:
+    """10^place as the nearest double."""
+    return float(Decimal(1).scaleb(place))
 
 
 def extra_digits(checks: Sequence[Check], operands: Sequence[object], digits: int,
@@ -94,18 +142,67 @@ def extra_digits(checks: Sequence[Check], operands: Sequence[object], digits: in
     open_ = [i for i, v in enumerate(operands) if in_full(v, digits) is None]
     if not open_:
         return tuple(extras)
-    goals = [target(check.result, digits) for check in checks]
+    goals = [Goal(check.result, digits) for check in checks]
+    lines = [float_line(check.source) for check in checks]
     shown = Shown(operands, digits)
     with mpmath.workprec(CHECK_BITS):
         for _ in range(len(open_) * MAX_EXTRA + 1):
-            failing = next((c for c, (goal, unit) in zip(checks, goals)
-                            if not lands(shown.redo(c.compute, extras), goal, unit)), None)
+            failing, now = first_failing(checks, lines, goals, shown, extras)
             candidates = [i for i in open_ if extras[i] < MAX_EXTRA]
             if failing is None or not candidates:
                 break
-            now = shown.redo(failing.compute, extras)
-            extras[max(candidates, key=lambda i: shown.impact(failing.compute, now, extras, i))] += 1
+            check, line = checks[failing], lines[failing]
+            extras[most_moving(check, line, now, shown, extras, candidates)] += 1
     return tuple(extras)
+
+
+# Where a check's line is a polynomial in exact operands (derive.floatcheck), the search
+# below settles what it can in doubles, with an error bound that makes each answer
+# certain, and redoes the line exactly only where the doubles cannot tell: whether it
+# lands, and which operand's rounding moves it most, are always what the exact redo says.
+
+def first_failing(checks: Sequence[Check], lines: Sequence[FloatLine | None], goals: Sequence[Goal],
+                  shown: Shown, extras: Sequence[int]) -> tuple[int | None, object]:
+    """The first check that does not land, with its exact redo (NOT_YET where the doubles
+    settled that it misses); (None, None) when all land. The search goes on from that
+    redo: it is not done twice."""
+    for k, (check, line, goal) in enumerate(zip(checks, lines, goals)):
+        verdict = screened_landing(line, goal, shown, extras)
+        if verdict is True:
+            continue
+        if verdict is False:
+            return k, NOT_YET
+        redone = shown.redo(check.compute, extras)
+        if not lands(redone, *goal.exact):
+            return k, redone
+    return None, None
+
+
+def screened_landing(line: FloatLine | None, goal: Goal, shown: Shown, extras: Sequence[int]) -> bool | None:
+    if line is None:
+        return None
+    doubles = goal.doubles
+    current = shown.values(extras)
+    if doubles is None or not shown.exact:
+        return None
+    return landing(line, current, *doubles)  # type: ignore[arg-type]
+
+
+def most_moving(check: Check, line: FloatLine | None, now: object, shown: Shown, extras: list[int],
+                candidates: list[int]) -> int:
+    """The candidate whose rounding moves the check's result most, the first of equal
+    ones: screened in doubles first, and only those the doubles cannot rank are
+    compared exactly."""
+    if line is not None:
+        current = shown.values(extras)
+        full = {i: shown.value(i, MAX_EXTRA) for i in candidates}
+        if shown.exact:
+            candidates = contenders(line, current, full, candidates)  # type: ignore[arg-type]
+            if len(candidates) == 1:
+                return candidates[0]
+    if now is NOT_YET:
+        now = shown.redo(check.compute, extras)
+    return max(candidates, key=lambda i: shown.impact(check.compute, now, extras, i))  # type: ignore[arg-type]
 
 
 def lands(redone: Value | None, goal: Value, unit: Value) -> bool:
@@ -122,19 +219,25 @@ class Shown:
 
     def __init__(self, operands: Sequence[object], digits: int) -> None:
         self.operands, self.digits = operands, digits
-        self.cache: dict[tuple[int, int], Value] = {}
+        self.cache: dict[int, Value] = {}
+        self.exact = True  # every value shown so far is a Fraction (none beyond EXTREME)
 
     def value(self, i: int, extra: int) -> Value:
-        key = (i, extra)
-        if key not in self.cache:
-            self.cache[key] = shown_value(self.operands[i], self.digits + extra)
-        return self.cache[key]
+        key = i * (MAX_EXTRA + 1) + extra
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = shown_value(self.operands[i], self.digits + extra)
+            self.exact = self.exact and isinstance(found, Fraction)
+        return found
+
+    def values(self, extras: Sequence[int]) -> list[Value]:
+        return [self.value(i, e) for i, e in enumerate(extras)]
 
     def redo(self, compute: Compute, extras: Sequence[int]) -> Value | None:
         """The line redone from its shown operands; None where they cannot be computed
         with (log(1 - a) with a shown as 1.00)."""
         try:
-            redone = compute([self.value(i, e) for i, e in enumerate(extras)])
+            redone = compute(self.values(extras))
         except (ArithmeticError, ValueError):
             return None
         if not isinstance(redone, Fraction) and (isinstance(redone, mpmath.mpc)
@@ -165,7 +268,8 @@ def sum_line(numbers: Sequence[object], result: object, digits: int,
     """Values (path values, terms) added up, and multiplied by `scale` (a batch's 1/m)."""
     def compute(v: list[Value]) -> Value:
         return product((scale, total(v)))
-    return marked(numbers, extra_digits([Check(compute, result)], numbers, digits))
+    tree = ("mul", (("const", scale), ("add", tuple(("in", i) for i in range(len(numbers))))))
+    return marked(numbers, extra_digits([Check(compute, result, Polynomial(tree))], numbers, digits))
 
 
 def paths_block(paths: Sequence[Sequence[object]], values: Sequence[object], result: object,
@@ -265,12 +369,15 @@ def settle_sum(paths: Sequence[Sequence[object]], extras: list[list[int]], resul
     return changed
 
 
+UPDATE = Polynomial(("add", (("in", 0), ("mul", (("const", Fraction(-1)), ("in", 1), ("in", 2))))))
+
+
 def update_line(old: object, eta: object, gradient: object, new: object,
                 digits: int) -> tuple[object, object]:
     """theta - eta * gradient: (old, gradient) as they print (eta is given, in full)."""
     def compute(v: list[Value]) -> Value:
         return total((v[0], -product((v[1], v[2]))))
-    extras = extra_digits([Check(compute, new)], (old, eta, gradient), digits)
+    extras = extra_digits([Check(compute, new, UPDATE)], (old, eta, gradient), digits)
     old_shown, _, gradient_shown = marked((old, eta, gradient), extras)
     return old_shown, gradient_shown
 
@@ -282,8 +389,26 @@ def formula_line(expr: object, values: dict[sympy.Symbol, object], result: objec
     numbers = [values[s] for s in symbols]
     if any(isinstance(n, sympy.Symbol) for n in numbers):
         return values
-    extras = extra_digits([Check(evaluator(expr, symbols), result)], numbers, digits)
+    source = (expr, symbols)
+    # a polynomial line is mostly settled in doubles: its exact evaluator is made only if
+    # needed (any other is made now, so that a formula it cannot evaluate fails here)
+    compute = Lazily(expr, symbols) if float_line(source) is not None else evaluator(expr, symbols)
+    extras = extra_digits([Check(compute, result, source)], numbers, digits)
     return dict(zip(symbols, marked(numbers, extras)))
+
+
+class Lazily:
+    """evaluator(expr, symbols), made when first called."""
+
+    __slots__ = ("expr", "symbols", "made")
+
+    def __init__(self, expr: object, symbols: tuple[sympy.Symbol, ...]) -> None:
+        self.expr, self.symbols, self.made = expr, symbols, None
+
+    def __call__(self, values: list[Value]) -> Value:
+        if self.made is None:
+            self.made = evaluator(self.expr, self.symbols)
+        return self.made(values)
 
 
 @lru_cache(maxsize=4096)
