@@ -217,8 +217,11 @@ def worksheet(spec: Path, fmt: str, output: Path | None, digits: int, rounding: 
               help="The keys' rounding policy; tolerances accept either policy's answer.")
 @click.option("--force", is_flag=True, help="Replace an earlier exam in the folder (all of it).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+              help="Processes that make the variants (default: the CPUs derive may use, at most 8); "
+                   "the files are the same for any number.")
 def exam(spec: Path, variants: int, seed: int, output: Path, pdf: bool | None, digits: int,
-         rounding: str, force: bool, quiet: bool) -> None:
+         rounding: str, force: bool, quiet: bool, jobs: int | None) -> None:
     """Make VARIANTS versions of SPEC (a spec whose values are draws such as
     {uniform: [-1, 1], decimals: 2}), each with its worksheet and key (Markdown, LaTeX,
     JSON, and PDFs), combined key and worksheet documents for printing, answers.json,
@@ -228,7 +231,7 @@ def exam(spec: Path, variants: int, seed: int, output: Path, pdf: bool | None, d
     show = not quiet and sys.stderr.isatty()
     written = carried_out(lambda: write_exam_folder(spec, variants, seed, output, digits, rounding, pdf,
                                                     force, progress(show),
-                                                    lambda note: click.echo(note, err=True)),
+                                                    lambda note: click.echo(note, err=True), jobs),
                           f"{output} was not changed")
     if not quiet:
         click.echo(f"derive: wrote {len(written)} files to {output}", err=True)

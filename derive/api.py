@@ -149,7 +149,7 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 def write_exam_folder(spec_path: str | Path, variants: int, seed: int, folder: str | Path,
                       digits: int = 4, policy: str = "exact", pdf: bool | None = None,
                       force: bool = False, progress: Callable | None = None,
-                      note: Callable[[str], None] | None = None) -> list[Path]:
+                      note: Callable[[str], None] | None = None, jobs: int | None = None) -> list[Path]:
     """Draw, solve, render and write an exam; PDFs by default when TeX is installed.
 
     The template is checked first, then the folder is locked and checked (a previous
@@ -169,7 +169,7 @@ def write_exam_folder(spec_path: str | Path, variants: int, seed: int, folder: s
             note("derive: no TeX engine found, so no PDFs (install texlive-latex-base "
                  "texlive-latex-recommended texlive-pictures); --no-pdf silences this")
     with exam_folder(folder, force) as out:
-        return write_exam(template, variants, seed, out, digits, policy, pdf, progress, note)
+        return write_exam(template, variants, seed, out, digits, policy, pdf, progress, note, jobs)
 
 
 def grade(exam_folder: str | Path, responses: str | Path, follow_through: str = "full",

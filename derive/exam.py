@@ -11,17 +11,22 @@ folder (derive.folder) as soon as they are rendered, its PDFs as soon as TeX has
 them; the combined documents are written piece by piece from each variant's own
 documents as rendered, so the memory an exam takes does not grow with its variants
 (what moodle.xml needs of each, its given values and answers, is kept).
+
+With `jobs` > 1, worker processes (derive.workers) draw, solve and render the variants
+after the first, and the parent writes them strictly in variant order, so the folder
+is byte for byte the one a single process makes. A worker cannot know which draws
+earlier variants took, so it draws as if none had been taken; the parent checks each
+variant's fingerprint against the earlier ones and, on a repeat, makes that variant
+again itself with the true record. A variant's generator is fixed by (seed, number),
+so this is exactly what the single process would have drawn.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
+import pickle
 import random
 import re
-from collections import Counter, deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
@@ -35,14 +40,17 @@ from .forms import Options, chosen_form, in_notation, with_forms
 from .network import Network, Unit, build_network
 from .blackboard import write_blackboard
 from .canvas import write_canvas
+from .exam_output import AnswerFiles, PdfQueue, answers_csv, answers_json  # noqa: F401 (re-exported)
 from .folder import FolderWriter
 from .latex import format_number
 from .render import environment, render, render_exam
 from .rounding import last_place, rounded
-from .document import Solution
+from .diagram import Layout
+from .document import Diagram, Solution
 from .solution import build_solution
 from .spec import Constraints, Spec, has_draws, instantiate, load_spec, spec_yaml
 from .spec.model import asked_parameters
+from .workers import Failed, OrderedWorkers, can_fork, default_jobs
 
 
 class Answer(NamedTuple):
@@ -109,13 +117,18 @@ def make_exam(spec: str | Path | Spec, count: int, seed: int, policy: str = "exa
     return Exam(template.title, seed, tuple(exam_variants(template, count, seed, policy, digits, progress)))
 
 
+def shared_derivation(template: Spec, seed: int) -> Derivation:
+    """The derivation every variant shares, built once: the topology is the same for
+    every variant (no path is built in the delta form)."""
+    first = instantiate(template, random.Random(f"derive:{seed}:topology"))
+    options = Options().merged(template.worked)
+    return derive(build_network(first), form=options.form, closed_form=options.closed_form)
+
+
 def exam_variants(template: Spec, count: int, seed: int, policy: str = "exact", digits: int = 4,
                   progress: Callable[[Iterator[int]], Iterator[int]] | None = None) -> Iterator[Variant]:
     """Variants 1 to `count` of the checked template, each drawn and solved when asked for."""
-    first = instantiate(template, random.Random(f"derive:{seed}:topology"))
-    options = Options().merged(template.worked)
-    # once: the topology is the same for every variant; no path is built in the delta form
-    derivation = derive(build_network(first), form=options.form, closed_form=options.closed_form)
+    derivation = shared_derivation(template, seed)
     seen: set[tuple] = set()
     numbers = range(1, count + 1)
     for number in (progress(iter(numbers)) if progress else numbers):
@@ -283,38 +296,39 @@ MAX_COMBINED_TEX_BYTES = 16 << 20
 def write_exam(template: Spec, count: int, seed: int, out: FolderWriter, digits: int = 4,
                policy: str = "exact", pdf: bool = False,
                progress: Callable[[Iterator[int]], Iterator[int]] | None = None,
-               note: Callable[[str], None] | None = None) -> list[Path]:
-    """Make the exam's variants one at a time, writing each one's files into the stage of
+               note: Callable[[str], None] | None = None, jobs: int | None = None) -> list[Path]:
+    """Make the exam's variants in order, writing each one's files into the stage of
     `out` as soon as they are rendered (its PDFs as soon as TeX has made them), and the
     combined documents, answers.json and answers.csv piece by piece; then moodle.xml
     and the combined PDFs; then swap the folder into place (derive.folder). Nothing
-    shows in the folder until all of it is there.
+    shows in the folder until all of it is there. `jobs` processes make the variants
+    (None: the CPUs this process may use); the files are the same for any.
 
     File names are fixed (variant-07/key.md, ...), never taken from the spec, so no
     spec content can steer a file outside the folder.
     """
     width = max(2, len(str(count)))
+    jobs = jobs or default_jobs()
     out.begin()
-    pdfs = PdfQueue(out) if pdf else None
+    pdfs = PdfQueue(out) if pdf else None  # its threads start with its first PDF, after any fork
     try:
         combined = {kind: out.stream(f"{stem}-all.tex") for kind, stem in COMBINED}
         answer_files = AnswerFiles(out, template.title, seed)
         kept: list[Variant] = []  # what moodle.xml needs of each variant: no steps
-        for variant in exam_variants(template, count, seed, policy, digits, progress):
-            folder = f"variant-{variant.number:0{width}d}"
-            files = variant_files(variant, digits)
-            for name, data in files.items():
-                out.add(f"{folder}/{name}", data)
-            for kind, stem in COMBINED:
-                if not kept:  # the exam's title on the first variant's preamble
-                    combined[kind].write(render_exam(kind, "head", digits, replace(
-                        variant.solution, title=template.title), count=count))
-                combined[kind].write(render_exam(kind, "variant", digits, number=variant.number,
-                                                 body=document_body(files[f"{stem}.tex"])))
-                if pdfs:
-                    pdfs.submit(f"{folder}/{stem}.pdf", files[f"{stem}.tex"])
-            answer_files.add(variant)
-            kept.append(variant._replace(solution=replace(variant.solution, steps=(), sections=())))
+        with closing(made_variants(template, count, seed, policy, digits, jobs, progress)) as variants:
+            for made in variants:
+                folder = f"variant-{made.number:0{width}d}"
+                for name, data in made.files.items():
+                    out.add(f"{folder}/{name}", data)
+                for kind, stem in COMBINED:
+                    if made.heads:  # the exam's title on the first variant's preamble
+                        combined[kind].write(made.heads[kind])
+                    combined[kind].write(render_exam(kind, "variant", digits, number=made.number,
+                                                     body=document_body(made.files[f"{stem}.tex"])))
+                    if pdfs:
+                        pdfs.submit(f"{folder}/{stem}.pdf", made.files[f"{stem}.tex"])
+                answer_files.add(made.kept)
+                kept.append(made.kept)
         for kind, _ in COMBINED:
             combined[kind].write(render_exam(kind, "end", digits))
             combined[kind].close()
@@ -337,6 +351,86 @@ def write_exam(template: Spec, count: int, seed: int, out: FolderWriter, digits:
             pdfs.stop()
         raise
     return out.finish()
+
+
+class Made(NamedTuple):
+    """A variant as write_exam writes it, all plain data (a worker process hands it to
+    the parent): its own files as text, the combined documents' heads (the first
+    variant's), and the variant without its worked steps, which is what answers.json,
+    moodle.xml, Canvas and Blackboard need of it."""
+
+    number: int
+    fingerprint: tuple
+    files: dict[str, str]
+    heads: dict[str, str] | None  # by kind of document (COMBINED); the first variant only
+    kept: Variant
+
+
+def made_variant(variant: Variant, template: Spec, count: int, digits: int, first: bool,
+                 carry_layout: bool = False) -> Made:
+    """`variant` rendered; `carry_layout`: its diagram keeps the layout the rendering
+    worked out, for a parent process that has not laid it out (LaidOut)."""
+    files = variant_files(variant, digits)
+    heads = {kind: render_exam(kind, "head", digits, replace(variant.solution, title=template.title),
+                               count=count) for kind, _ in COMBINED} if first else None
+    solution = replace(variant.solution, steps=(), sections=())
+    diagram = solution.given.diagram
+    if carry_layout and diagram is not None:
+        solution = replace(solution, given=solution.given._replace(diagram=LaidOut.of(diagram)))
+    return Made(variant.number, fingerprint(variant.spec), files, heads, variant._replace(solution=solution))
+
+
+def made_variants(template: Spec, count: int, seed: int, policy: str, digits: int, jobs: int,
+                  progress: Callable[[Iterator[int]], Iterator[int]] | None = None) -> Iterator[Made]:
+    """Variants 1 to `count`, made and rendered, in order: in this process, or, with
+    `jobs` > 1 where processes can be forked, the first here and the others by `jobs`
+    worker processes. (Close the generator to end the workers early.)"""
+    if jobs <= 1 or count <= 1 or not can_fork():
+        for number, variant in enumerate(exam_variants(template, count, seed, policy, digits, progress), 1):
+            yield made_variant(variant, template, count, digits, first=number == 1)
+        return
+    derivation = shared_derivation(template, seed)
+    seen: set[tuple] = set()
+    numbers = iter(range(1, count + 1))
+    numbers = progress(numbers) if progress else numbers
+    # The first variant here, before the workers are forked: they start with its
+    # templates compiled and the caches it filled (and no PDF thread runs yet).
+    first = made_variant(draw_variant(template, derivation, seed, next(numbers), seen, policy, digits),
+                         template, count, digits, first=True)
+
+    def make(number: int) -> Made:  # in a worker: as if no earlier draw were taken
+        variant = draw_variant(template, derivation, seed, number, set(), policy, digits)
+        return made_variant(variant, template, count, digits, first=False, carry_layout=True)
+
+    with OrderedWorkers(make, range(2, count + 1), jobs, "variant") as workers:
+        yield first
+        results = iter(workers)
+        for number in numbers:
+            made = next(results)[1]
+            if isinstance(made, Failed) or made.fingerprint in seen:
+                # a repeat of an earlier draw, or an error, which is raised here as it
+                # would have been in one process
+                variant = draw_variant(template, derivation, seed, number, seen, policy, digits)
+                made = made_variant(variant, template, count, digits, first=False)
+            else:
+                seen.add(made.fingerprint)
+            yield made
+
+
+class LaidOut(Diagram):
+    """A diagram that carries the layout a worker process worked out for it (pickled:
+    2 kB against 10 kB as objects), so that the parent, writing moodle.xml and the
+    Canvas package from it, does not lay it out again (8-40 ms a variant)."""
+
+    @classmethod
+    def of(cls, diagram: Diagram) -> LaidOut:
+        laid_out = cls(*diagram)
+        laid_out.packed = pickle.dumps(diagram.layout, protocol=pickle.HIGHEST_PROTOCOL)
+        return laid_out
+
+    @property
+    def layout(self) -> Layout:
+        return pickle.loads(self.packed)
 
 
 def write_moodle(out: FolderWriter, exam: Exam, digits: int) -> None:
@@ -385,102 +479,3 @@ def variant_spec(variant: Variant, digits: int) -> str:
         (" --rounding by-hand" if variant.solution.policy == "by-hand" else "")
     return (f"# Variant {variant.number} of an exam made by derive; its key is remade by\n"
             f"#   derive solve spec.yaml{options}\n" + spec_yaml(variant.spec))
-
-
-class PdfQueue:
-    """The exam's PDFs, made by TeX on the available cores while the variants are made;
-    each goes into the stage as soon as it is done, and only a few documents wait at a
-    time, so memory does not grow with the exam.
-
-    If anything stops the run (a TeX error, Ctrl-C, SIGTERM), `stop` ends every TeX
-    process still running at once, so that the pool's threads (and their temporary
-    folders) are gone before the error leaves write_exam.
-    """
-
-    def __init__(self, out: FolderWriter) -> None:
-        from .pdf import TexRuns
-
-        self.out = out
-        self.runs = TexRuns()
-        self.workers = os.cpu_count() or 1
-        self.pool = ThreadPoolExecutor(max_workers=self.workers)
-        self.pending: deque[tuple[str, Future[bytes]]] = deque()
-
-    def submit(self, name: str, tex: str) -> None:
-        from .pdf import compile_pdf
-
-        self.pending.append((name, self.pool.submit(compile_pdf, tex, self.runs)))
-        while len(self.pending) > 2 * self.workers:  # TeX is behind: wait for the oldest
-            self.collect()
-
-    def collect(self) -> None:
-        name, future = self.pending.popleft()
-        self.out.add(name, future.result())
-
-    def finish(self) -> None:
-        while self.pending:
-            self.collect()
-        self.pool.shutdown(wait=True)
-
-    def stop(self) -> None:
-        self.runs.stop()
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-class AnswerFiles:
-    """answers.json and answers.csv written a variant at a time: the same bytes as
-    answers_json and answers_csv give for the whole exam."""
-
-    def __init__(self, out: FolderWriter, title: str, seed: int) -> None:
-        self.json = out.stream("answers.json")
-        self.csv = out.stream("answers.csv")
-        head = json.dumps(answers_head(title, seed), indent=1, ensure_ascii=False)
-        self.json.write(head[:-2] + ',\n "variants": [\n')  # the head less its closing "\n}"
-        self.first = True
-
-    def add(self, variant: Variant) -> None:
-        entry = json.dumps(answers_entry(variant), indent=1, ensure_ascii=False)
-        self.json.write(("" if self.first else ",\n") + "\n".join("  " + line for line in entry.split("\n")))
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if self.first:
-            writer.writerow(["variant"] + [a.quantity for a in variant.answers])
-        writer.writerow([variant.number] + [a.shown for a in variant.answers])
-        self.csv.write(buffer.getvalue())
-        self.first = False
-
-    def close(self) -> None:
-        self.json.write("\n ]\n}\n")
-        self.json.close()
-        self.csv.close()
-
-
-def answers_json(exam: Exam) -> str:
-    """The whole exam's answers.json at once (write_exam writes it a variant at a time)."""
-    document = {**answers_head(exam.title, exam.seed), "variants": [answers_entry(v) for v in exam.variants]}
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
-
-
-def answers_head(title: str, seed: int) -> dict[str, object]:
-    return {"title": title, "seed": seed, "format": "derive-exam-answers/1"}
-
-
-def answers_entry(variant: Variant) -> dict[str, object]:
-    """One variant's entry of answers.json."""
-    return {"variant": variant.number,
-            "answers": {a.quantity: {"symbol": a.symbol, "exact": a.exact, "by_hand": a.by_hand,
-                                     "key": a.key, "shown": a.shown, "tolerance": a.tolerance,
-                                     **({"partial": {"credit": a.partial_credit,
-                                                     "tolerance": a.partial_tolerance}}
-                                        if a.partial_credit else {})}
-                        for a in variant.answers}}
-
-
-def answers_csv(exam: Exam) -> str:
-    """One row per variant: `variant`, then each asked quantity's key value as shown."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["variant"] + [a.quantity for a in exam.variants[0].answers])
-    for variant in exam.variants:
-        writer.writerow([variant.number] + [a.shown for a in variant.answers])
-    return buffer.getvalue()
