@@ -25,11 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def clear_layouts() -> None:
-    """Forget every layout and measured distance, as at the start of a new run."""
+    """Forget every layout and everything kept to make one, as at the start of a new run."""
     from derive import diagram
 
+    if hasattr(diagram, "clear_caches"):
+        diagram.clear_caches()
+        return
+    # a checkout from before clear_caches(): its stores one by one (the oldest has none)
     diagram.lay_out.cache_clear()
-    getattr(diagram, "MEASURED", {}).clear()  # (a checkout from before the store has none)
+    getattr(diagram, "MEASURED", {}).clear()
+    for name in ("along", "path_cells", "text_size"):
+        if hasattr(getattr(diagram, name, None), "cache_clear"):
+            getattr(diagram, name).cache_clear()
 
 
 def one_round(spec: Path, count: int, seed: int) -> dict[str, float]:

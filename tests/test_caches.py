@@ -107,7 +107,7 @@ def sampled_distance(path: tuple[tuple[float, float], ...], box: diagram.Box) ->
 
 def test_measured_distances_are_the_geometry() -> None:
     rng = random.Random(5)
-    diagram.MEASURED.clear()
+    diagram.clear_caches()
     for _ in range(100):
         x, y = rng.uniform(-3, 3), rng.uniform(-3, 3)
         box = diagram.Box(x, y, x + rng.uniform(0.05, 0.8), y + rng.uniform(0.05, 0.4))
@@ -147,23 +147,23 @@ def test_a_layout_is_the_same_whatever_was_measured_before() -> None:
     pictures = picture_inputs(8)
     alone = []
     for units, links in pictures:
-        diagram.MEASURED.clear()
+        diagram.clear_caches()
         alone.append(diagram.lay_out.__wrapped__(units, links))
-    diagram.MEASURED.clear()
+    diagram.clear_caches()
     shared = [diagram.lay_out.__wrapped__(units, links) for units, links in reversed(pictures)]
     assert shared[::-1] == alone
     assert len(diagram.MEASURED) > 0
 
 
 def test_the_store_of_distances_stays_bounded() -> None:
-    diagram.MEASURED.clear()
+    diagram.clear_caches()
     box = diagram.Box(0.0, 0.0, 0.1, 0.1)
     for k in range(diagram.MEASURED_MAX + 10):
         path = ((1.0 + k, 0.0), (1.0 + k, 1.0))
         assert diagram.distance_to(diagram.Obstacle(diagram.path_bounds(path), "link", 0, path), box) == \
             pytest.approx(math.hypot(0.9 + k, 0.0))
     assert len(diagram.MEASURED) <= diagram.MEASURED_MAX
-    diagram.MEASURED.clear()
+    diagram.clear_caches()
 
 
 # --- the LaTeX printer chosen by type -----------------------------------------------------------
