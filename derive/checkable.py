@@ -24,7 +24,7 @@ import sympy
 
 from .floatcheck import FloatLine, Polynomial, contenders, float_line, landing
 from .numeric import Value, compile_numeric, inexact, product, total
-from .rounding import Rounded, in_full, last_place, rounded
+from .rounding import in_full, is_rounded, last_place, rounded
 
 MAX_EXTRA = 12  # digits beyond --digits; enough for any line a double's precision supports
 CHECK_BITS = 160  # the recomputation's working precision for exp, log, tanh
@@ -60,7 +60,7 @@ def shown_value(value: object, digits: int) -> Value:
     """The value exactly as it prints at `digits` (an Operand: with its extra digits)."""
     if isinstance(value, Operand):
         return shown_value(value.value, digits + value.extra)
-    if isinstance(value, Rounded) and abs(value.shown.adjusted()) <= EXTREME:
+    if is_rounded(value) and abs(value.shown.adjusted()) <= EXTREME:  # type: ignore[attr-defined]
         return value
     return _shown_value(value, digits)
 
@@ -284,15 +284,35 @@ def paths_block(paths: Sequence[Sequence[object]], values: Sequence[object], res
     path whose rounding errs most gets one more digit on its most erring factor, until
     the sum lands.
     """
-    def path_product(v: list[Value]) -> Value:
-        return product(v)
-
     extras = [list(product_extras(path, value, digits)) for path, value in zip(paths, values)]
     if len(paths) > 1:
         changed = settle_sum(paths, extras, result, digits)
         for k in changed:  # a digit more can undo a lucky cancellation: each path again
-            extras[k] = list(extra_digits([Check(path_product, values[k])], paths[k], digits, extras[k]))
+            extras[k] = list(extra_digits([product_check(values[k], len(paths[k]))], paths[k], digits,
+                                          extras[k]))
     return tuple(marked(path, e) for path, e in zip(paths, extras))
+
+
+def path_product(v: list[Value]) -> Value:
+    return product(v)
+
+
+def product_check(value: object, count: int) -> Check:
+    """A path's product of `count` factors landing on `value` (screened in doubles)."""
+    return Check(path_product, value, product_polynomial(count) if count else None)
+
+
+@lru_cache(maxsize=64)
+def product_polynomial(count: int) -> Polynomial:
+    return Polynomial(("mul", tuple(("in", i) for i in range(count))))
+
+
+@lru_cache(maxsize=256)
+def sum_of_products(lengths: tuple[int, ...]) -> Polynomial:
+    """Products of consecutive operands (paths of these lengths), added up."""
+    starts = [sum(lengths[:k]) for k in range(len(lengths))]
+    return Polynomial(("add", tuple(("mul", tuple(("in", start + i) for i in range(length)))
+                                    for start, length in zip(starts, lengths))))
 
 
 def product_extras(factors: Sequence[object], value: object, digits: int) -> tuple[int, ...]:
@@ -304,8 +324,16 @@ def product_extras(factors: Sequence[object], value: object, digits: int) -> tup
     open_ = [i for i, v in enumerate(factors) if in_full(v, digits) is None]
     extras = [0] * len(factors)
 
+    floats: dict[tuple[int, int], float] = {}  # each factor's double, at each number of digits
+
+    def factor(i: int, extra: int) -> float:
+        found = floats.get((i, extra))
+        if found is None:
+            found = floats[(i, extra)] = double(shown.value(i, extra))
+        return found
+
     def redo(e: Sequence[int]) -> float:
-        return math.prod(double(shown.value(i, x)) for i, x in enumerate(e))
+        return math.prod(factor(i, x) for i, x in enumerate(e))
 
     for _ in range(len(open_) * MAX_EXTRA + 1):
         now = redo(extras)
@@ -326,10 +354,7 @@ def product_extras(factors: Sequence[object], value: object, digits: int) -> tup
     now = redo(extras)
     if math.isfinite(now) and abs(now - goal) + 1e-12 * abs(now) < unit:
         return tuple(extras)  # lands with room to spare for the doubles' rounding
-
-    def path_product(v: list[Value]) -> Value:
-        return product(v)
-    return extra_digits([Check(path_product, value)], factors, digits, extras)
+    return extra_digits([product_check(value, len(factors))], factors, digits, extras)
 
 
 def double(value: Value) -> float:
@@ -346,16 +371,23 @@ def settle_sum(paths: Sequence[Sequence[object]], extras: list[list[int]], resul
     """More digits (in `extras`) until the paths' products add up to `result` as shown;
     the paths that got some."""
     changed: set[int] = set()
-    goal, unit = target(result, digits)
+    goal = Goal(result, digits)
     shown = [Shown(path, digits) for path in paths]
     full = [[MAX_EXTRA] * len(path) for path in paths]
+    lengths = tuple(len(path) for path in paths)
+    line = float_line(sum_of_products(lengths)) if all(lengths) else None
+    exact: list[Value | None] | None = None  # the products in full, when first needed
     with mpmath.workprec(CHECK_BITS):
-        exact = [s.redo(product, f) for s, f in zip(shown, full)]
         for _ in range(sum(len(path) for path in paths) * MAX_EXTRA):
+            verdict = screened_sum(line, goal, shown, extras)
+            if verdict is True:  # (exact operands: no redo below could be None)
+                return changed
+            if exact is None:
+                exact = [s.redo(product, f) for s, f in zip(shown, full)]
             now = [s.redo(product, e) for s, e in zip(shown, extras)]
             if any(n is None for n in now) or any(x is None for x in exact):
                 return changed
-            if lands(total(now), goal, unit):  # type: ignore[arg-type]
+            if verdict is None and lands(total(now), *goal.exact):  # type: ignore[arg-type]
                 return changed
             errors = [abs(inexact(n) - inexact(x)) for n, x in zip(now, exact)]  # type: ignore[arg-type]
             worst = max(range(len(paths)), key=lambda k: errors[k])
@@ -367,6 +399,16 @@ def settle_sum(paths: Sequence[Sequence[object]], extras: list[list[int]], resul
             extras[worst][pick] += 1
             changed.add(worst)
     return changed
+
+
+def screened_sum(line: FloatLine | None, goal: Goal, shown: list[Shown], extras: list[list[int]]) -> bool | None:
+    """Whether the paths' products as shown add up to the goal, where the doubles settle
+    it (every operand shown exactly, as a Fraction); None where only the exact sum can."""
+    current = [value for s, e in zip(shown, extras) for value in s.values(e)]
+    doubles = goal.doubles
+    if line is None or doubles is None or not all(s.exact for s in shown):
+        return None
+    return landing(line, current, *doubles)  # type: ignore[arg-type]
 
 
 UPDATE = Polynomial(("add", (("in", 0), ("mul", (("const", Fraction(-1)), ("in", 1), ("in", 2))))))

@@ -33,7 +33,7 @@ from sympy import Symbol
 from .derivation import L, Derivation, Forward, Local, first_maximum
 from .errors import NumericError
 from .network import Network
-from .numeric import Value, inexact, product, total, value_of
+from .numeric import Value, inexact, is_exact, product, total, value_of
 from .rounding import by_hand
 
 Keep = Callable[[Value], Value]  # what is carried on from a computed value
@@ -246,7 +246,7 @@ def number(value: Value) -> object:
     would show a misleading 0) or their reciprocals (a double would overflow). Such
     intermediate values stay exact; answers are checked to fit a double.
     """
-    if isinstance(value, Fraction):
+    if is_exact(value):
         return value
     as_float = float(value)
     if math.isinf(as_float) or (as_float == 0 and value != 0):
@@ -288,7 +288,7 @@ def local_value(factor: Local, values: dict[Symbol, Value], by_hand: bool) -> Va
 def check(value: Value, what: str, double: bool = False) -> Value:
     """Refuse NaN or infinity anywhere (it would print as a wrong number), and, for the
     answers (`double`), values too large for the JSON key's doubles."""
-    if isinstance(value, Fraction):
+    if is_exact(value):
         fits = not double or abs(value) < 1.7e308
     else:
         fits = mpmath.isfinite(value) and (not double or math.isfinite(float(value)))

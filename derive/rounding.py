@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
+from functools import lru_cache
 from typing import Union
 
 import mpmath
@@ -75,10 +76,9 @@ def terminating(value: Fraction) -> Decimal | None:
     A fraction n/d in lowest terms terminates when d = 2^a 5^b; it then has max(a, b)
     places, and its digits are n * 10^places / d, a whole number (read as a string,
     which Decimal takes exactly, whatever its context's precision)."""
-    denominator, twos, fives = value.denominator, 0, 0
-    while denominator % 2 == 0:
-        denominator //= 2
-        twos += 1
+    denominator, fives = value.denominator, 0
+    twos = (denominator & -denominator).bit_length() - 1  # the trailing zero bits
+    denominator >>= twos
     while denominator % 5 == 0:
         denominator //= 5
         fives += 1
@@ -103,25 +103,73 @@ def as_decimal(value: Number) -> Decimal:
     return Decimal(mpmath.nstr(value, 17, min_fixed=1, max_fixed=0))
 
 
+# What in_full does with a value, by its type (isinstance on Fraction, an ABC, costs a
+# Python-level call for a Given, a Rounded, a float or an mpf, and the line checker
+# asks in_full about every operand many times): filled in as types are met.
+WHOLE, FRACTION, GIVEN, NEVER = "whole", "fraction", "given", "never"
+KINDS: dict[type, str] = {}
+
+
+def kind_of(kind: type) -> str:
+    if issubclass(kind, int) and not issubclass(kind, bool):
+        return WHOLE
+    if not issubclass(kind, Fraction) or issubclass(kind, Rounded):
+        return NEVER
+    return GIVEN if issubclass(kind, Given) else FRACTION
+
+
+def is_rounded(value: object) -> bool:
+    """isinstance(value, Rounded), asked once per type."""
+    kind = type(value)
+    answer = ROUNDED_TYPES.get(kind)
+    if answer is None:
+        answer = ROUNDED_TYPES[kind] = issubclass(kind, Rounded)
+    return answer
+
+
+ROUNDED_TYPES: dict[type, bool] = {}
+
+
 def in_full(value: Number, digits: int) -> Decimal | None:
     """The exact decimal of a value shown in full: a Given, or an exact whole number (a
     ReLU' of 1, a dead unit's 0); None for a value shown by the rule."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if not isinstance(value, Fraction) or isinstance(value, Rounded):
+    kind = KINDS.get(type(value))
+    if kind is None:
+        kind = KINDS[type(value)] = kind_of(type(value))
+    if kind is NEVER:
         return None
-    if value.denominator == 1:
-        return Decimal(value.numerator)
-    if not isinstance(value, Given):
+    if kind is WHOLE:
+        return Decimal(value)  # type: ignore[arg-type]
+    if value.denominator == 1:  # type: ignore[union-attr]
+        return Decimal(value.numerator)  # type: ignore[union-attr]
+    if kind is FRACTION:
         return None
-    exact = terminating(value)
+    return given_decimal(value.numerator, value.denominator)  # type: ignore[union-attr]
+
+
+@lru_cache(maxsize=4096)  # a spec's numbers appear on many lines
+def given_decimal(numerator: int, denominator: int) -> Decimal | None:
+    """A Given's decimal, as written: without trailing zeros (unless it is tiny)."""
+    exact = terminating(Fraction(numerator, denominator))
     return exact.normalize() if exact is not None and exact.adjusted() > -30 else exact
 
 
 def rounded(value: Number, digits: int) -> tuple[Decimal, bool]:
     """(the displayed decimal, whether it is in scientific form), by the rule above."""
-    if isinstance(value, Rounded):
-        return value.shown, value.scientific
+    if is_rounded(value):  # (its value alone does not say how it was written)
+        return value.shown, value.scientific  # type: ignore[union-attr]
+    try:
+        return rounded_value(value, digits)
+    except TypeError:  # unhashable: not a number derive makes, but the rule still applies
+        return rounded_value.__wrapped__(value, digits)
+
+
+# Every number of a key is rounded several times (its own line, each line it is an
+# operand of, each document), so each (type, value, digits) is rounded once: what a
+# value shows depends on nothing else (Rounded, which remembers its writing, is
+# answered above). Decimals are immutable, so a shared answer is safe.
+@lru_cache(maxsize=32768, typed=True)
+def rounded_value(value: Number, digits: int) -> tuple[Decimal, bool]:
     full = in_full(value, digits)
     if full is not None:
         return full, False
@@ -159,7 +207,7 @@ def by_hand(value: Number, digits: int) -> Fraction:
     """The value a student carries on with after writing it down: the shown decimal,
     exactly. A value that the rounding leaves as it is (a given number, 5.02 shown as
     5.0200) is carried as it is."""
-    if isinstance(value, Rounded) or in_full(value, digits) is not None:
+    if is_rounded(value) or in_full(value, digits) is not None:
         return value  # type: ignore[return-value]
     shown, scientific = rounded(value, digits)
     if isinstance(value, Fraction) and Fraction(shown) == value:

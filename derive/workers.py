@@ -124,7 +124,9 @@ class OrderedWorkers(Generic[R]):
             index = position % self.jobs
             try:
                 sent_number, result = self.pipes[index].recv()
-            except EOFError:
+            # EOFError: the pipe ended between messages; OSError ("got end of file during
+            # message"): the worker died while sending one
+            except (EOFError, OSError):
                 raise WorkerLost(self.lost(index, number)) from None
             assert sent_number == number, (sent_number, number)  # the pipes are read in turn
             yield number, result
