@@ -25,6 +25,7 @@ itself, where the same exception is raised with its own traceback.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -104,6 +105,10 @@ class OrderedWorkers(Generic[R]):
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
+        # The garbage collector would write to every object the workers inherit (its
+        # generation links), so each worker would soon hold its own copy of the parent's
+        # pages; frozen objects are never scanned, and stay shared.
+        gc.freeze()
         for index in range(self.jobs):
             reader, writer = context.Pipe(duplex=False)
             self.pipes.append(reader)
@@ -152,6 +157,7 @@ class OrderedWorkers(Generic[R]):
         for pipe in self.pipes:
             pipe.close()
         self.processes, self.pipes = [], []
+        gc.unfreeze()  # (start froze them) collected as usual again
 
 
 def serve(make: Callable[[int], object], numbers: range, pipe: Connection,
