@@ -29,7 +29,7 @@ from derive.diagram_geometry import Box, UnitPlace, along
 from derive.diagram_grid import (COMFORT, LABEL_CLEAR, REACH, Fixed, Grid, Obstacle, clearance,
                                  fixed_scene)
 from derive.diagram_labels import STEP, WEIGHT_SEP, Option, apart, ranked, weight_options, weight_places
-from derive.exam import exam_template, exam_variants
+from test_caches import picture_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,25 +109,6 @@ def random_network(rng: random.Random) -> tuple[tuple[diagram.Unit, ...], tuple[
     return tuple(units), tuple(links)
 
 
-def q2_pictures(count: int) -> list[tuple[tuple[diagram.Unit, ...], tuple[diagram.Link, ...]]]:
-    """The units and links of the first `count` variants' diagrams of the q2 exam."""
-    captured = []
-    original = diagram.lay_out
-
-    def spy(units: tuple[diagram.Unit, ...], links: tuple[diagram.Link, ...]) -> diagram.Layout:
-        captured.append((units, links))
-        return original(units, links)
-
-    diagram.lay_out = spy  # type: ignore[assignment]
-    try:
-        for variant in exam_variants(exam_template(ROOT / "problems" / "q2-exam.yaml"), count, 11):
-            assert variant.solution.given.diagram is not None
-            variant.solution.given.diagram.layout  # noqa: B018 (asks for the layout)
-    finally:
-        diagram.lay_out = original  # type: ignore[assignment]
-    return captured
-
-
 def layer_calls(pictures: list[Any]) -> list[dict[str, Any]]:
     """What place_layer was asked while these pictures were laid out (on empty stores)."""
     calls: list[dict[str, Any]] = []
@@ -175,7 +156,7 @@ def extra_labels(call: dict[str, Any], rng: random.Random) -> list[Obstacle]:
 @pytest.fixture(scope="module")
 def calls() -> list[dict[str, Any]]:
     rng = random.Random(16)
-    pictures = q2_pictures(6) + [random_network(rng) for _ in range(14)]
+    pictures = picture_inputs(6) + [random_network(rng) for _ in range(14)]
     found = layer_calls(pictures)
     assert len(found) >= 30
     return found
@@ -335,15 +316,21 @@ def test_ranked_and_apart_are_the_plain_tests() -> None:
 
 # --- whole layouts -----------------------------------------------------------------------------
 
-def test_a_layout_is_the_same_whatever_was_laid_out_before() -> None:
-    """Each picture laid out on empty stores, and again (in the other order, twice) with
-    the stores full of every other picture's."""
-    rng = random.Random(4)
-    pictures = q2_pictures(10) + [random_network(rng) for _ in range(10)]
+def laid_out_alone(pictures: list) -> list[diagram.Layout]:
+    """Each picture laid out on empty stores."""
     alone = []
     for units, links in pictures:
         diagram.clear_caches()
         alone.append(diagram.lay_out(units, links))
+    return alone
+
+
+def test_a_layout_is_the_same_whatever_was_laid_out_before() -> None:
+    """Each picture laid out on empty stores, and again (in the other order, twice) with
+    the stores full of every other picture's."""
+    rng = random.Random(4)
+    pictures = picture_inputs(10) + [random_network(rng) for _ in range(10)]
+    alone = laid_out_alone(pictures)
     diagram.clear_caches()
     shared = [diagram.lay_out.__wrapped__(units, links) for units, links in reversed(pictures)]
     shared += [diagram.lay_out.__wrapped__(units, links) for units, links in reversed(pictures)]
@@ -354,11 +341,8 @@ def test_a_layout_is_the_same_whatever_was_laid_out_before() -> None:
 def test_a_layout_is_the_same_when_the_stores_are_emptied_midway(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stores so small that they are emptied while a picture is laid out."""
     rng = random.Random(8)
-    pictures = q2_pictures(4) + [random_network(rng) for _ in range(6)]
-    alone = []
-    for units, links in pictures:
-        diagram.clear_caches()
-        alone.append(diagram.lay_out(units, links))
+    pictures = picture_inputs(4) + [random_network(rng) for _ in range(6)]
+    alone = laid_out_alone(pictures)
     monkeypatch.setattr(diagram_grid, "PLACES_MAX", 3)
     monkeypatch.setattr(diagram_grid, "SCENES_MAX", 1)
     diagram.clear_caches()
