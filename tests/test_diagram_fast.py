@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +30,6 @@ from derive.diagram_grid import (COMFORT, LABEL_CLEAR, REACH, Fixed, Grid, Obsta
 from derive.diagram_labels import STEP, WEIGHT_SEP, Option, apart, ranked, weight_options, weight_places
 from test_caches import picture_inputs
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- the references ------------------------------------------------------------------------
