@@ -31,7 +31,6 @@ from derive.diagram_labels import STEP, WEIGHT_SEP, Option, apart, ranked, weigh
 from test_caches import picture_inputs
 
 
-
 # --- the references ------------------------------------------------------------------------
 
 def plain_options(fixed: list[Obstacle], labels: list[Obstacle], k: int,
